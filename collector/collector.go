@@ -1,0 +1,106 @@
+package collector
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/IBM/sarama"
+	"github.com/gin-gonic/gin"
+
+	"github.com/footfall/footfall/internal/server"
+)
+
+// Deps are what the collector is given rather than builds.
+type Deps struct {
+	Producer sarama.SyncProducer
+	Ops      *server.Ops
+	Log      *slog.Logger
+	Beacon   []byte // the built footfall.js
+	Demo     fs.FS  // the demo shop's files; nil disables /demo/
+}
+
+// Collector serves POST /v1/batch, the beacon and the demo shop.
+type Collector struct {
+	cfg    Config
+	deps   Deps
+	m      *metrics
+	engine *gin.Engine
+}
+
+// New builds a Collector; Run serves it.
+func New(cfg Config, deps Deps) (*Collector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Collector{cfg: cfg, deps: deps, m: newMetrics(deps.Ops.Registry())}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.Use(gin.Recovery())
+	if err := e.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	e.ContextWithFallback = true
+	batch := e.Group("/v1", cors)
+	batch.POST("/batch", c.serveBatch)
+	batch.OPTIONS("/batch", func(ctx *gin.Context) { ctx.Status(http.StatusNoContent) })
+	e.GET("/footfall.js", c.serveBeacon)
+	if cfg.DemoSite != "" && deps.Demo != nil {
+		files := http.StripPrefix("/demo", http.FileServerFS(deps.Demo))
+		e.GET("/demo/*path", func(ctx *gin.Context) {
+			if ctx.Param("path") == "/config.json" {
+				c.serveDemoConfig(ctx)
+				return
+			}
+			files.ServeHTTP(ctx.Writer, ctx.Request)
+		})
+		e.GET("/", func(ctx *gin.Context) { ctx.Redirect(http.StatusFound, "/demo/") })
+	}
+	ops := gin.WrapH(deps.Ops.Handler())
+	e.GET("/healthz", ops)
+	e.GET("/readyz", ops)
+	e.GET("/metrics", ops)
+	c.engine = e
+	return c, nil
+}
+
+// Handler is the collector's HTTP handler, for tests and embedding.
+func (c *Collector) Handler() http.Handler { return c.engine }
+
+// Run serves until ctx ends: readiness turns 503, intake stops and requests
+// in flight finish (each has its Kafka answer before it returns). The caller
+// closes the producer afterwards.
+func (c *Collector) Run(ctx context.Context, ready func(net.Addr)) error {
+	go func() {
+		<-ctx.Done()
+		c.deps.Ops.Drain()
+	}()
+	return server.Run(ctx, c.deps.Log, c.cfg.Addr, c.engine, c.cfg.Grace, ready)
+}
+
+// cors lets any shop's pages post events. Credentials are never allowed:
+// the beacon sends none, and the collector reads no cookies.
+func cors(ctx *gin.Context) {
+	h := ctx.Writer.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Content-Type, Content-Encoding")
+	h.Set("Access-Control-Max-Age", "86400")
+}
+
+func (c *Collector) serveBeacon(ctx *gin.Context) {
+	ctx.Header("Cache-Control", "public, max-age=3600")
+	ctx.Header("Access-Control-Allow-Origin", "*")
+	ctx.Data(http.StatusOK, "application/javascript; charset=utf-8", c.deps.Beacon)
+}
+
+func (c *Collector) serveDemoConfig(ctx *gin.Context) {
+	ctx.Header("Cache-Control", "no-store")
+	ctx.JSON(http.StatusOK, gin.H{
+		"site":           c.cfg.Sites.KeyOf(c.cfg.DemoSite),
+		"site_id":        c.cfg.DemoSite,
+		"promotions_url": c.cfg.PromotionsURL,
+	})
+}

@@ -1,0 +1,281 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+
+	"github.com/IBM/sarama"
+
+	"github.com/footfall/footfall/internal/event"
+	"github.com/footfall/footfall/internal/server"
+)
+
+// recordingProducer keeps what it was sent, or fails every send.
+type recordingProducer struct {
+	sarama.SyncProducer
+	mu   sync.Mutex
+	sent []*sarama.ProducerMessage
+	err  error
+}
+
+func (p *recordingProducer) SendMessages(msgs []*sarama.ProducerMessage) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	p.sent = append(p.sent, msgs...)
+	return nil
+}
+
+func (p *recordingProducer) byTopic(topic string) []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []map[string]any
+	for _, m := range p.sent {
+		if m.Topic != topic {
+			continue
+		}
+		b, _ := m.Value.Encode()
+		var v map[string]any
+		_ = json.Unmarshal(b, &v)
+		out = append(out, v)
+	}
+	return out
+}
+
+const writeKey = "wk_test"
+
+func newTestCollector(t *testing.T, p *recordingProducer) *Collector {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Sites = Sites{writeKey: "shop"}
+	cfg.MaxBodyBytes = 4 << 10
+	cfg.Limits.MaxEventBytes = 1 << 10
+	cfg.DemoSite = "shop"
+	c, err := New(cfg, Deps{
+		Producer: p, Ops: server.NewOps(), Log: slog.New(slog.DiscardHandler),
+		Beacon: []byte("/*beacon*/"), Demo: fstest.MapFS{"index.html": {Data: []byte("<h1>shop</h1>")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func ev(id, typ string, extra string) string {
+	return fmt.Sprintf(`{"id":"%s","type":"%s","ts":1700000000000,"anonymous_id":"anon-1"%s}`, id, typ, extra)
+}
+
+const (
+	id1 = "0b6f1c2e-4a1d-4f7e-9c55-3f2a1b0c9d81"
+	id2 = "0b6f1c2e-4a1d-4f7e-9c55-3f2a1b0c9d82"
+)
+
+func post(t *testing.T, c *Collector, body []byte, header map[string]string) (*http.Response, batchResponse) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/v1/batch", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36")
+	req.RemoteAddr = "203.0.113.77:5555"
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	c.Handler().ServeHTTP(w, req)
+	var br batchResponse
+	if err := json.Unmarshal(w.Body.Bytes(), &br); err != nil {
+		t.Fatalf("answer is not JSON: %q", w.Body.String())
+	}
+	return w.Result(), br
+}
+
+func TestBatchAcceptedAndStamped(t *testing.T) {
+	p := &recordingProducer{}
+	c := newTestCollector(t, p)
+	body := `{"site":"` + writeKey + `","events":[` +
+		ev(id1, "search", `,"page":{"url":"https://shop/?q=humidifier"},"search":{"keyword":"humidifier"}`) + `,` +
+		ev(id2, "pageview", "") + `]}`
+	res, br := post(t, c, []byte(body), nil)
+	if res.StatusCode != http.StatusOK || br.Accepted != 2 {
+		t.Fatalf("status %d, %+v", res.StatusCode, br)
+	}
+	searches := p.byTopic("footfall.search")
+	if len(searches) != 1 {
+		t.Fatalf("footfall.search got %d events", len(searches))
+	}
+	s := searches[0]
+	for field, want := range map[string]any{
+		"site_id": "shop", "ip": "203.0.113.0", "browser": "Chrome", "os": "Linux",
+		"search_keyword": "humidifier", "page_url": "https://shop/?q=humidifier", "date": float64(1700000000000),
+	} {
+		if s[field] != want {
+			t.Errorf("%s = %v, want %v", field, s[field], want)
+		}
+	}
+	if _, ok := s["received_at"]; !ok {
+		t.Error("received_at not stamped")
+	}
+	if n := len(p.byTopic("footfall.pageview")); n != 1 {
+		t.Errorf("footfall.pageview got %d events", n)
+	}
+	p.mu.Lock()
+	key, _ := p.sent[0].Key.Encode()
+	p.mu.Unlock()
+	if string(key) != "shop:anon-1" {
+		t.Errorf("key = %q, want site:anonymous_id", key)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	good := ev(id1, "pageview", "")
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		_, _ = io.WriteString(w, s)
+		_ = w.Close()
+		return b.Bytes()
+	}
+	tests := []struct {
+		name     string
+		body     []byte
+		header   map[string]string
+		status   int
+		reason   event.Reason // batch-level
+		rejected event.Reason // per-event, beside a good event
+	}{
+		{name: "malformed JSON", body: []byte(`{"site":"` + writeKey + `","events":[`), status: 400, reason: event.ReasonMalformedJSON},
+		{name: "events not a list", body: []byte(`{"site":"` + writeKey + `","events":{}}`), status: 400, reason: event.ReasonMalformedJSON},
+		{name: "unknown site", body: []byte(`{"site":"nope","events":[` + good + `]}`), status: 401, reason: event.ReasonUnknownSite},
+		{name: "empty batch", body: []byte(`{"site":"` + writeKey + `","events":[]}`), status: 400, reason: event.ReasonEmptyBatch},
+		{name: "oversized body", body: []byte(`{"site":"` + writeKey + `","events":[` + good + `],"pad":"` + strings.Repeat("x", 5<<10) + `"}`), status: 413, reason: event.ReasonBodyTooLarge},
+		{name: "gzip bomb", body: gz(`{"site":"` + writeKey + `","pad":"` + strings.Repeat("x", 40<<10) + `"}`), header: map[string]string{"Content-Encoding": "gzip"}, status: 413, reason: event.ReasonBodyTooLarge},
+		{name: "not gzip", body: []byte("plain"), header: map[string]string{"Content-Encoding": "gzip"}, status: 400, reason: event.ReasonBadEncoding},
+		{name: "unknown encoding", body: []byte("x"), header: map[string]string{"Content-Encoding": "br"}, status: 415, reason: event.ReasonBadEncoding},
+		{name: "wrong content type", body: []byte(`{}`), header: map[string]string{"Content-Type": "application/xml"}, status: 415, reason: event.ReasonMalformedJSON},
+		{name: "wrong field type", body: []byte(`{"site":"` + writeKey + `","events":[` + good + `,{"id":"` + id2 + `","type":"click","ts":"now","anonymous_id":"a"}]}`), status: 400, rejected: event.ReasonInvalidField},
+		{name: "unknown type", body: []byte(`{"site":"` + writeKey + `","events":[` + good + `,` + ev(id2, "hover", "") + `]}`), status: 400, rejected: event.ReasonUnknownType},
+		{name: "missing id", body: []byte(`{"site":"` + writeKey + `","events":[` + good + `,{"type":"click","ts":1,"anonymous_id":"a"}]}`), status: 400, rejected: event.ReasonMissingID},
+		{name: "oversized event", body: []byte(`{"site":"` + writeKey + `","events":[` + good + `,` + ev(id2, "custom", `,"name":"x","props":{"p":"`+strings.Repeat("y", 2<<10)+`"}`) + `]}`), status: 400, rejected: event.ReasonEventTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &recordingProducer{}
+			c := newTestCollector(t, p)
+			res, br := post(t, c, tt.body, tt.header)
+			if res.StatusCode != tt.status {
+				t.Fatalf("status = %d, want %d (%+v)", res.StatusCode, tt.status, br)
+			}
+			if tt.reason != "" {
+				if br.Error != tt.reason {
+					t.Fatalf("error = %q, want %q", br.Error, tt.reason)
+				}
+				if len(p.sent) != 0 {
+					t.Fatalf("a refused batch produced %d messages", len(p.sent))
+				}
+				return
+			}
+			if br.Accepted != 1 || len(br.Rejected) != 1 || br.Rejected[0].Reason != tt.rejected || br.Rejected[0].Index != 1 {
+				t.Fatalf("answer %+v, want 1 accepted and event 1 rejected for %s", br, tt.rejected)
+			}
+			if got := p.byTopic("footfall.pageview"); len(got) != 1 || got[0]["id"] != id1 {
+				t.Fatalf("the good event beside the bad one did not reach Kafka: %v", got)
+			}
+			inv := p.byTopic("footfall.invalid")
+			if len(inv) != 1 || inv[0]["reason"] != string(tt.rejected) {
+				t.Fatalf("footfall.invalid = %v, want the rejected event with its reason", inv)
+			}
+		})
+	}
+}
+
+func TestGzipTextPlainBatch(t *testing.T) {
+	p := &recordingProducer{}
+	c := newTestCollector(t, p)
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	_, _ = io.WriteString(w, `{"site":"`+writeKey+`","events":[`+ev(id1, "pageview", "")+`]}`)
+	_ = w.Close()
+	res, br := post(t, c, b.Bytes(), map[string]string{"Content-Encoding": "gzip"})
+	if res.StatusCode != 200 || br.Accepted != 1 {
+		t.Fatalf("status %d %+v", res.StatusCode, br)
+	}
+}
+
+func TestKafkaDownIs503WithRetryAfter(t *testing.T) {
+	p := &recordingProducer{err: errors.New("brokers unreachable")}
+	c := newTestCollector(t, p)
+	res, br := post(t, c, []byte(`{"site":"`+writeKey+`","events":[`+ev(id1, "pageview", "")+`]}`), nil)
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("status %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	if br.Accepted != 0 || br.Error != "kafka_unavailable" {
+		t.Fatalf("answer %+v", br)
+	}
+}
+
+func TestCORSAndAssets(t *testing.T) {
+	c := newTestCollector(t, &recordingProducer{})
+	for _, tt := range []struct {
+		method, path string
+		status       int
+		header, want string
+	}{
+		{http.MethodOptions, "/v1/batch", 204, "Access-Control-Allow-Origin", "*"},
+		{http.MethodGet, "/footfall.js", 200, "Content-Type", "application/javascript; charset=utf-8"},
+		{http.MethodGet, "/demo/config.json", 200, "Content-Type", "application/json; charset=utf-8"},
+		{http.MethodGet, "/healthz", 200, "Content-Type", "application/json"},
+	} {
+		req := httptest.NewRequest(tt.method, tt.path, nil)
+		w := httptest.NewRecorder()
+		c.Handler().ServeHTTP(w, req)
+		if w.Code != tt.status || w.Header().Get(tt.header) != tt.want {
+			t.Errorf("%s %s: %d %s=%q", tt.method, tt.path, w.Code, tt.header, w.Header().Get(tt.header))
+		}
+		if w.Header().Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("%s allows credentials", tt.path)
+		}
+	}
+	req := httptest.NewRequest(http.MethodGet, "/demo/config.json", nil)
+	w := httptest.NewRecorder()
+	c.Handler().ServeHTTP(w, req)
+	var cfg map[string]string
+	_ = json.Unmarshal(w.Body.Bytes(), &cfg)
+	if cfg["site"] != writeKey || cfg["site_id"] != "shop" || cfg["promotions_url"] == "" {
+		t.Errorf("demo config = %v", cfg)
+	}
+}
+
+func TestTruncateIP(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.77": "203.0.113.0", "2001:db8:abcd:12:1:2:3:4": "2001:db8:abcd::", "junk": "",
+	} {
+		if got := truncateIP(in); got != want {
+			t.Errorf("truncateIP(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestParseAgent(t *testing.T) {
+	for ua, want := range map[string]agent{
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605 Version/17.0 Mobile/15E148 Safari/604.1": {Browser: "Safari", OS: "iOS", Device: "mobile"},
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36 Edg/120.0":            {Browser: "Edge", OS: "Windows", Device: "desktop"},
+		"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)":                                       {Bot: true, Browser: "other", OS: "other", Device: "bot"},
+		"": {Bot: true, Browser: "other", OS: "other", Device: "bot"},
+	} {
+		if got := parseAgent(ua); got != want {
+			t.Errorf("parseAgent(%q) = %+v, want %+v", ua, got, want)
+		}
+	}
+}

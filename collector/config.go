@@ -1,0 +1,107 @@
+// Package collector is Footfall's HTTP intake: it validates batches from the
+// beacon and server-side senders, stamps what only the server knows, and
+// answers 2xx only once Kafka holds every accepted event.
+package collector
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/footfall/footfall/internal/config"
+	"github.com/footfall/footfall/internal/event"
+)
+
+// Config is the collector's configuration.
+type Config struct {
+	Addr string
+	// Sites maps write keys to site ids. Write keys come from the
+	// environment (FOOTFALL_SITES), never from the repository.
+	Sites          Sites
+	MaxBodyBytes   int64
+	MaxEvents      int
+	Limits         event.Limits
+	TrustedProxies config.StringList
+	// DemoSite, when set, serves the demo shop for that site under /demo/.
+	DemoSite      string
+	PromotionsURL string
+	TopicPrefix   string
+	Grace         time.Duration
+}
+
+// DefaultConfig is what a laptop needs.
+func DefaultConfig() Config {
+	return Config{
+		Addr:          "127.0.0.1:8080",
+		Sites:         Sites{},
+		MaxBodyBytes:  512 << 10,
+		MaxEvents:     500,
+		Limits:        event.DefaultLimits,
+		PromotionsURL: "http://127.0.0.1:8081",
+		TopicPrefix:   "footfall",
+		Grace:         10 * time.Second,
+	}
+}
+
+// RegisterFlags binds c to fs.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "collector-addr", c.Addr, "collector HTTP listen address")
+	fs.Var(&c.Sites, "sites", "sites as SITE_ID=WRITE_KEY pairs, comma-separated")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body, compressed or not")
+	fs.IntVar(&c.MaxEvents, "max-batch-events", c.MaxEvents, "most events in one batch")
+	fs.IntVar(&c.Limits.MaxEventBytes, "max-event-bytes", c.Limits.MaxEventBytes, "largest single event")
+	fs.Var(&c.TrustedProxies, "trusted-proxies", "proxy CIDRs whose X-Forwarded-For is believed, comma-separated")
+	fs.StringVar(&c.DemoSite, "demo-site", c.DemoSite, "serve the demo shop under /demo/ for this site id (empty: off)")
+	fs.StringVar(&c.PromotionsURL, "demo-promotions-url", c.PromotionsURL, "promotions API URL the demo shop's browser calls")
+}
+
+// Validate reports a setting that cannot work.
+func (c Config) Validate() error {
+	if c.MaxBodyBytes < 1024 || c.MaxEvents < 1 || c.Limits.MaxEventBytes < 256 {
+		return errors.New("max-body-bytes, max-batch-events and max-event-bytes are too small")
+	}
+	if c.DemoSite != "" && c.Sites.KeyOf(c.DemoSite) == "" {
+		return fmt.Errorf("demo-site %q is not among --sites", c.DemoSite)
+	}
+	return nil
+}
+
+// Sites maps write keys to site ids.
+type Sites map[string]string
+
+func (s Sites) String() string {
+	var parts []string
+	for _, site := range s {
+		parts = append(parts, site+"=…")
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set parses SITE_ID=WRITE_KEY pairs.
+func (s *Sites) Set(v string) error {
+	out := Sites{}
+	for _, pair := range strings.Split(v, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		site, key, ok := strings.Cut(pair, "=")
+		if !ok || site == "" || key == "" {
+			return fmt.Errorf("site %q: want SITE_ID=WRITE_KEY", pair)
+		}
+		out[key] = site
+	}
+	*s = out
+	return nil
+}
+
+// KeyOf returns the write key of site, or "".
+func (s Sites) KeyOf(site string) string {
+	for k, v := range s {
+		if v == site {
+			return k
+		}
+	}
+	return ""
+}

@@ -1,0 +1,87 @@
+// Package clickhouse opens Footfall's ClickHouse connection from
+// configuration.
+package clickhouse
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Config says where ClickHouse is (native protocol).
+type Config struct {
+	Addr     string
+	Database string
+	Username string
+	Password string
+}
+
+// DefaultConfig matches the local services of deploy/local.
+func DefaultConfig() Config {
+	return Config{Addr: "127.0.0.1:9000", Database: "footfall", Username: "default"}
+}
+
+// RegisterFlags binds c to fs under the clickhouse- prefix.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "clickhouse-addr", c.Addr, "ClickHouse native protocol address host:port")
+	fs.StringVar(&c.Database, "clickhouse-database", c.Database, "ClickHouse database holding Footfall's tables")
+	fs.StringVar(&c.Username, "clickhouse-user", c.Username, "ClickHouse user")
+	fs.StringVar(&c.Password, "clickhouse-password", c.Password, "ClickHouse password (prefer FOOTFALL_CLICKHOUSE_PASSWORD)")
+}
+
+// Validate reports a setting that cannot work.
+func (c Config) Validate() error {
+	if c.Addr == "" || c.Database == "" {
+		return errors.New("clickhouse-addr and clickhouse-database are required")
+	}
+	return nil
+}
+
+// lowCardinalitySetting turns on LowCardinality columns on the 18.x servers
+// of Debian, where the type is experimental. Current servers have dropped the
+// setting and reject it, so Open sends it only to servers that list it.
+const lowCardinalitySetting = "allow_experimental_low_cardinality_type"
+
+// Open connects to database db (pass c.Database, or "default" to create it)
+// and checks the server answers.
+func Open(ctx context.Context, c Config, db string) (driver.Conn, error) {
+	conn, err := open(ctx, c, db, nil)
+	if err != nil {
+		return nil, err
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.settings WHERE name = ?", lowCardinalitySetting).Scan(&n); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("read clickhouse settings: %w", err)
+	}
+	if n == 0 {
+		return conn, nil
+	}
+	if err := conn.Close(); err != nil {
+		return nil, fmt.Errorf("close clickhouse probe connection: %w", err)
+	}
+	return open(ctx, c, db, ch.Settings{lowCardinalitySetting: 1})
+}
+
+func open(ctx context.Context, c Config, db string, settings ch.Settings) (driver.Conn, error) {
+	conn, err := ch.Open(&ch.Options{
+		Addr:        []string{c.Addr},
+		Auth:        ch.Auth{Database: db, Username: c.Username, Password: c.Password},
+		Settings:    settings,
+		DialTimeout: 5 * time.Second,
+		Compression: &ch.Compression{Method: ch.CompressionLZ4},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open clickhouse %s: %w", c.Addr, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("ping clickhouse %s/%s: %w", c.Addr, db, err)
+	}
+	return conn, nil
+}

@@ -1,0 +1,75 @@
+package migrations
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// ApplyClickHouse applies the ClickHouse migrations not yet recorded in
+// schema_migrations of the connection's database and returns how many it
+// applied. The database itself must exist (CreateClickHouseDatabase).
+func ApplyClickHouse(ctx context.Context, conn driver.Conn, log *slog.Logger) (int, error) {
+	all, err := load("clickhouse")
+	if err != nil {
+		return 0, err
+	}
+	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version UInt32, name String, applied_at DateTime DEFAULT now()
+	) ENGINE = ReplacingMergeTree ORDER BY version`); err != nil {
+		return 0, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	applied := map[uint32]bool{}
+	rows, err := conn.Query(ctx, "SELECT DISTINCT version FROM schema_migrations")
+	if err != nil {
+		return 0, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return 0, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	n := 0
+	for _, m := range all {
+		if applied[uint32(m.Version)] {
+			continue
+		}
+		for _, stmt := range statements(m.SQL) {
+			if err := conn.Exec(ctx, stmt); err != nil {
+				return n, fmt.Errorf("apply clickhouse migration %s: %w", m.Name, err)
+			}
+		}
+		if err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", uint32(m.Version), m.Name); err != nil {
+			return n, fmt.Errorf("record clickhouse migration %s: %w", m.Name, err)
+		}
+		log.Info("applied migration", "db", "clickhouse", "migration", m.Name)
+		n++
+	}
+	return n, nil
+}
+
+// CreateClickHouseDatabase creates db over a connection to another database.
+func CreateClickHouseDatabase(ctx context.Context, conn driver.Conn, db string) error {
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(db)); err != nil {
+		return fmt.Errorf("create clickhouse database %s: %w", db, err)
+	}
+	return nil
+}
+
+func quoteIdent(s string) string {
+	out := []byte{'`'}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '`' || s[i] == '\\' {
+			out = append(out, '\\')
+		}
+		out = append(out, s[i])
+	}
+	return string(append(out, '`'))
+}
