@@ -270,7 +270,7 @@ func TestTruncateIP(t *testing.T) {
 func TestParseAgent(t *testing.T) {
 	for ua, want := range map[string]agent{
 		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605 Version/17.0 Mobile/15E148 Safari/604.1": {Browser: "Safari", OS: "iOS", Device: "mobile"},
-		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36 Edg/120.0":            {Browser: "Edge", OS: "Windows", Device: "desktop"},
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36 Edg/120.0":              {Browser: "Edge", OS: "Windows", Device: "desktop"},
 		"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)":                                       {Bot: true, Browser: "other", OS: "other", Device: "bot"},
 		"": {Bot: true, Browser: "other", OS: "other", Device: "bot"},
 	} {

@@ -14,11 +14,12 @@ type BatchPolicy struct {
 	Age   time.Duration
 }
 
-// RegisterFlags binds p to fs under the batch- prefix.
-func (p *BatchPolicy) RegisterFlags(fs *flag.FlagSet) {
-	fs.IntVar(&p.Count, "batch-count", p.Count, "write a batch at this many messages")
-	fs.IntVar(&p.Bytes, "batch-bytes", p.Bytes, "write a batch at this many bytes of message values")
-	fs.DurationVar(&p.Age, "batch-age", p.Age, "write a batch this long after its first message")
+// RegisterFlags binds p to fs as PREFIX-batch-count, -bytes and -age, so
+// services running in one process keep separate policies.
+func (p *BatchPolicy) RegisterFlags(fs *flag.FlagSet, prefix string) {
+	fs.IntVar(&p.Count, prefix+"-batch-count", p.Count, "write a batch at this many messages")
+	fs.IntVar(&p.Bytes, prefix+"-batch-bytes", p.Bytes, "write a batch at this many bytes of message values")
+	fs.DurationVar(&p.Age, prefix+"-batch-age", p.Age, "write a batch this long after its first message")
 }
 
 // Validate reports a policy that would never flush or never batch.

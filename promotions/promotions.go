@@ -1,0 +1,167 @@
+// Package promotions is the API a shop's homepage asks which promotions to
+// show a visitor: the ones the visitor's searches and clicks made relevant,
+// best first, then the site's defaults.
+package promotions
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/footfall/footfall/internal/server"
+)
+
+// Config is the promotions API's configuration.
+type Config struct {
+	Addr         string
+	DefaultLimit int
+	MaxLimit     int
+	Timeout      time.Duration
+	Grace        time.Duration
+}
+
+// DefaultConfig answers a homepage in one small query.
+func DefaultConfig() Config {
+	return Config{Addr: "127.0.0.1:8081", DefaultLimit: 5, MaxLimit: 50, Timeout: 2 * time.Second, Grace: 10 * time.Second}
+}
+
+// RegisterFlags binds c to fs.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "promotions-addr", c.Addr, "promotions API listen address")
+	fs.IntVar(&c.DefaultLimit, "promotions-limit", c.DefaultLimit, "promotions returned when the request gives no limit")
+	fs.IntVar(&c.MaxLimit, "promotions-max-limit", c.MaxLimit, "largest limit a request may ask for")
+}
+
+// Validate reports a setting that cannot work.
+func (c Config) Validate() error {
+	if c.DefaultLimit < 1 || c.MaxLimit < c.DefaultLimit {
+		return errors.New("promotions-limit must be at least 1 and at most promotions-max-limit")
+	}
+	return nil
+}
+
+// Promotion is one entry of the answer.
+type Promotion struct {
+	ID     string  `json:"id"`
+	Title  string  `json:"title"`
+	URL    string  `json:"url"`
+	Image  string  `json:"image"`
+	Score  float64 `json:"score"`
+	Reason string  `json:"reason"`
+}
+
+// Response is the body of GET /v1/promotions.
+type Response struct {
+	Site       string      `json:"site"`
+	User       string      `json:"user"`
+	Promotions []Promotion `json:"promotions"`
+}
+
+// API serves GET /v1/promotions.
+type API struct {
+	cfg    Config
+	pool   *pgxpool.Pool
+	ops    *server.Ops
+	log    *slog.Logger
+	engine *gin.Engine
+	m      *metrics
+}
+
+// New builds the API over the PostgreSQL pool the enricher writes to (or a
+// read replica of it).
+func New(cfg Config, pool *pgxpool.Pool, ops *server.Ops, log *slog.Logger) (*API, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &API{cfg: cfg, pool: pool, ops: ops, log: log, m: newMetrics(ops.Registry())}
+	ops.AddCheck("postgres", pool.Ping)
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.Use(gin.Recovery())
+	e.GET("/v1/promotions", a.serve)
+	h := gin.WrapH(ops.Handler())
+	e.GET("/healthz", h)
+	e.GET("/readyz", h)
+	e.GET("/metrics", h)
+	a.engine = e
+	return a, nil
+}
+
+// Handler is the API's HTTP handler.
+func (a *API) Handler() http.Handler { return a.engine }
+
+// Run serves until ctx ends.
+func (a *API) Run(ctx context.Context, ready func(net.Addr)) error {
+	go func() {
+		<-ctx.Done()
+		a.ops.Drain()
+	}()
+	return server.Run(ctx, a.log, a.cfg.Addr, a.engine, a.cfg.Grace, ready)
+}
+
+func (a *API) serve(c *gin.Context) {
+	start := time.Now()
+	// Any shop page may ask; the answer is per visitor, so never cached.
+	c.Header("Access-Control-Allow-Origin", "*")
+	c.Header("Cache-Control", "no-store")
+	site, user := c.Query("site"), c.Query("user")
+	if site == "" {
+		a.m.requests.WithLabelValues("bad_request").Inc()
+		c.JSON(http.StatusBadRequest, gin.H{"error": "missing_site", "detail": "site is required"})
+		return
+	}
+	limit := a.cfg.DefaultLimit
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > a.cfg.MaxLimit {
+			a.m.requests.WithLabelValues("bad_request").Inc()
+			c.JSON(http.StatusBadRequest, gin.H{"error": "bad_limit", "detail": "limit must be 1.." + strconv.Itoa(a.cfg.MaxLimit)})
+			return
+		}
+		limit = n
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), a.cfg.Timeout)
+	defer cancel()
+	promos, err := a.top(ctx, site, user, limit)
+	if err != nil {
+		a.m.requests.WithLabelValues("error").Inc()
+		a.log.Error("read promotions", "site", site, "err", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "unavailable"})
+		return
+	}
+	outcome := "default"
+	if len(promos) > 0 && promos[0].Score > 0 {
+		outcome = "personal"
+	}
+	a.m.requests.WithLabelValues(outcome).Inc()
+	a.m.latency.Observe(time.Since(start).Seconds())
+	c.JSON(http.StatusOK, Response{Site: site, User: user, Promotions: promos})
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	latency  prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "footfall_promotions_requests_total", Help: "Promotion requests by outcome: personal, default, bad_request, error.",
+		}, []string{"outcome"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "footfall_promotions_request_seconds", Help: "Time to answer a promotions request.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+	}
+	reg.MustRegister(m.requests, m.latency)
+	return m
+}
