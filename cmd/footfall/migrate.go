@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+
+	"github.com/footfall/footfall/internal/clickhouse"
+	"github.com/footfall/footfall/internal/event"
+	"github.com/footfall/footfall/internal/kafka"
+	"github.com/footfall/footfall/internal/postgres"
+	"github.com/footfall/footfall/migrations"
+)
+
+func setupMigrate(fs *flag.FlagSet) func(context.Context, *slog.Logger) error {
+	s := newShared(fs, true, true, true)
+	return func(ctx context.Context, log *slog.Logger) error {
+		log = log.With("component", "migrate")
+		if err := validate(s.kafka.Validate, s.pg.Validate, s.ch.Validate); err != nil {
+			return err
+		}
+		if err := migratePostgres(ctx, s.pg, log); err != nil {
+			return err
+		}
+		if err := migrateClickHouse(ctx, s.ch, log); err != nil {
+			return err
+		}
+		return kafka.EnsureTopics(s.kafka, log, event.AllTopics(s.kafka.TopicPrefix))
+	}
+}
+
+func migratePostgres(ctx context.Context, c postgres.Config, log *slog.Logger) error {
+	pool, err := postgres.Open(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	n, err := migrations.ApplyPostgres(ctx, pool, log)
+	if err != nil {
+		return err
+	}
+	log.Info("postgres is up to date", "applied", n)
+	return nil
+}
+
+func migrateClickHouse(ctx context.Context, c clickhouse.Config, log *slog.Logger) error {
+	root, err := clickhouse.Open(ctx, c, "default")
+	if err != nil {
+		return err
+	}
+	err = migrations.CreateClickHouseDatabase(ctx, root, c.Database)
+	if cerr := root.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close clickhouse: %w", cerr)
+	}
+	if err != nil {
+		return err
+	}
+	conn, err := clickhouse.Open(ctx, c, c.Database)
+	if err != nil {
+		return err
+	}
+	n, err := migrations.ApplyClickHouse(ctx, conn, log)
+	if cerr := conn.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close clickhouse: %w", cerr)
+	}
+	if err != nil {
+		return err
+	}
+	log.Info("clickhouse is up to date", "applied", n)
+	return nil
+}
+
+func setupSeedDemo(fs *flag.FlagSet) func(context.Context, *slog.Logger) error {
+	s := newShared(fs, false, true, false)
+	return func(ctx context.Context, log *slog.Logger) error {
+		pool, err := postgres.Open(ctx, s.pg)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		if err := migrations.SeedDemo(ctx, pool); err != nil {
+			return err
+		}
+		log.Info("demo catalog loaded", "site", "demo")
+		return nil
+	}
+}
