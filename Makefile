@@ -1,20 +1,64 @@
 # Footfall. `make up` and `make test` are the two commands that matter; see README.md.
 SHELL := /bin/bash
-GO_PKGS := ./internal/... ./collector/... ./enricher/... ./loader/... ./promotions/... ./migrations/...
+.SHELLFLAGS := -eo pipefail -c
+LOCAL := deploy/local
+# Connection settings of the local services, for the Go tests and the e2e test.
+ENV := eval "$$($(LOCAL)/env.sh)"
 
-.PHONY: test unit chdb vet
+.PHONY: up down status test vet unit integration go-test sdk-test e2e chdb tools services pipeline build bench
 
-## test: every test that exists today (see README "Status")
-test: vet unit chdb
+## up: start Kafka, PostgreSQL, ClickHouse and Footfall (all four services + the demo shop)
+up: services pipeline
+
+## down: stop what `make up` started (data stays in .data/)
+down:
+	-$(LOCAL)/footfall.sh stop
+	$(LOCAL)/services.sh down
+
+status:
+	-$(LOCAL)/services.sh status
+	-$(LOCAL)/footfall.sh status
+
+services:
+	$(LOCAL)/services.sh up
+
+pipeline:
+	$(LOCAL)/footfall.sh start
+
+build:
+	go build -o bin/footfall ./cmd/footfall
+
+## test: every test, against the real services (starts them; leaves them running)
+test: vet tools services go-test chdb sdk-test pipeline e2e
+	@echo "make test: all passed"
+
+tools:
+	$(LOCAL)/tools.sh
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
-	go vet $(GO_PKGS)
+	go vet ./...
 
+## unit: the Go tests that need no services (integration tests skip)
 unit:
-	go test -count=1 $(GO_PKGS)
+	go test -count=1 ./...
 
-## chdb: the ClickHouse migrations against a current ClickHouse engine
-chdb:
-	python3 -c 'import chdb' 2>/dev/null || pip install -q chdb pytest
+## go-test: Go unit and integration tests against the local services
+go-test: services
+	$(ENV) && FOOTFALL_INTEGRATION=1 go test -count=1 -timeout 15m ./...
+
+## chdb: the ClickHouse migrations against a current ClickHouse engine (chDB)
+chdb: tools
 	python3 -m pytest -q migrations/
+
+## sdk-test: the beacon's build check, unit and Chromium tests
+sdk-test: tools
+	cd sdk-js && npm run -s check-dist && npm test
+
+## e2e: demo shop in Chromium → collector → Kafka → enricher/PostgreSQL + loader/ClickHouse
+e2e: tools pipeline
+	$(ENV) && source <($(LOCAL)/footfall.sh env) && cd sdk-js && npm run -s test:e2e
+
+## bench: Go benchmarks (ratios against the baseline in the same run; see docs/benchmarks.md)
+bench:
+	go test -run '^$$' -bench . -benchmem -count 3 ./...

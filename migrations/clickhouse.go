@@ -46,13 +46,28 @@ func ApplyClickHouse(ctx context.Context, conn driver.Conn, log *slog.Logger) (i
 				return n, fmt.Errorf("apply clickhouse migration %s: %w", m.Name, err)
 			}
 		}
-		if err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", uint32(m.Version), m.Name); err != nil {
+		if err := record(ctx, conn, uint32(m.Version), m.Name); err != nil {
 			return n, fmt.Errorf("record clickhouse migration %s: %w", m.Name, err)
 		}
 		log.Info("applied migration", "db", "clickhouse", "migration", m.Name)
 		n++
 	}
 	return n, nil
+}
+
+// record inserts one schema_migrations row as a native-protocol batch. An
+// INSERT with inline VALUES sent through Exec hangs on ClickHouse 18.16: that
+// server still waits for a data block after the query.
+func record(ctx context.Context, conn driver.Conn, version uint32, name string) error {
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name)")
+	if err != nil {
+		return err
+	}
+	if err := b.Append(version, name); err != nil {
+		_ = b.Abort()
+		return err
+	}
+	return b.Send()
 }
 
 // CreateClickHouseDatabase creates db over a connection to another database.

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -38,6 +39,26 @@ func EnsureTopics(c Config, log *slog.Logger, topics []string) error {
 	}
 	if err := admin.Close(); err != nil {
 		return fmt.Errorf("close admin: %w", err)
+	}
+	return nil
+}
+
+// DeleteTopics removes topics; ones that do not exist are skipped. Tests use
+// it to leave the broker as they found it.
+func DeleteTopics(c Config, topics []string) error {
+	sc, err := c.sarama("footfall-admin")
+	if err != nil {
+		return err
+	}
+	admin, err := sarama.NewClusterAdmin(c.Brokers, sc)
+	if err != nil {
+		return fmt.Errorf("connect admin to %v: %w", []string(c.Brokers), err)
+	}
+	defer func() { _ = admin.Close() }()
+	for _, t := range topics {
+		if err := admin.DeleteTopic(t); err != nil && !errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+			return fmt.Errorf("delete topic %s: %w", t, err)
+		}
 	}
 	return nil
 }

@@ -65,9 +65,15 @@ func Kafka(t testing.TB) kafka.Config {
 		_ = (&c.Brokers).Set(v)
 	}
 	c.TopicPrefix = Name("test")
-	if err := kafka.EnsureTopics(c, slog.New(slog.DiscardHandler), event.AllTopics(c.TopicPrefix)); err != nil {
+	topics := event.AllTopics(c.TopicPrefix)
+	if err := kafka.EnsureTopics(c, slog.New(slog.DiscardHandler), topics); err != nil {
 		t.Fatalf("kafka at %v: %v", []string(c.Brokers), err)
 	}
+	t.Cleanup(func() {
+		if err := kafka.DeleteTopics(c, topics); err != nil {
+			t.Logf("cleanup: %v", err)
+		}
+	})
 	return c
 }
 

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Footfall itself on top of the local services: builds bin/footfall, migrates,
+# loads the demo catalog, and runs `footfall all` (collector, enricher, loader,
+# promotions in one process) in the background.
+#
+#   footfall.sh start    build, migrate, seed, start, wait until every service is ready
+#   footfall.sh stop     stop it (SIGTERM: the services drain, then exit)
+#   footfall.sh status   one line
+#   footfall.sh urls     where to look
+#   footfall.sh env      the FOOTFALL_E2E_* exports the end-to-end test reads
+#
+# The demo site's write key is generated once into $DATA_DIR/footfall/demo-write-key
+# (never committed). Ports: FOOTFALL_{COLLECTOR,PROMOTIONS,ENRICHER,LOADER}_PORT.
+SERVICE=footfall
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PID_MATCH="footfall all"
+BIN="$REPO_ROOT/bin/footfall"
+FF_DIR="$DATA_DIR/footfall"
+PIDFILE="$DATA_DIR/run/footfall.pid"
+LOGFILE="$FF_DIR/footfall.log"
+KEYFILE="$FF_DIR/demo-write-key"
+
+# The services' settings, as the binary reads them (flags fall back to FOOTFALL_*).
+eval "$("$LOCAL_DIR/env.sh")"
+export FOOTFALL_COLLECTOR_ADDR="$HOST:$COLLECTOR_PORT"
+export FOOTFALL_PROMOTIONS_ADDR="$HOST:$PROMOTIONS_PORT"
+export FOOTFALL_ENRICHER_ADDR="$HOST:$ENRICHER_PORT"
+export FOOTFALL_LOADER_ADDR="$HOST:$LOADER_PORT"
+
+do_install() {
+  command -v go >/dev/null || die "Go is missing (https://go.dev/dl/); go.mod says which version"
+  log "building $BIN"
+  (cd "$REPO_ROOT" && go build -o "$BIN" ./cmd/footfall) || die "go build failed"
+}
+
+ready() {
+  local port
+  for port in "$COLLECTOR_PORT" "$PROMOTIONS_PORT" "$ENRICHER_PORT" "$LOADER_PORT"; do
+    curl -fsS -o /dev/null --max-time 2 "http://$HOST:$port/readyz" || return 1
+  done
+}
+
+do_start() {
+  local sum; sum="$(sha256sum "$BIN" | cut -d' ' -f1)"
+  if pid_alive "$PIDFILE"; then
+    if [[ "$(cat "$FF_DIR/running.sha256" 2>/dev/null)" == "$sum" ]]; then
+      already_running "$PIDFILE" "$HOST:$COLLECTOR_PORT"; print_urls; return
+    fi
+    log "the code changed since footfall was started: restarting it"
+    stop_pid "$PIDFILE" TERM
+  fi
+  "$LOCAL_DIR/services.sh" status >/dev/null || die "Kafka, PostgreSQL or ClickHouse is not running; start them with deploy/local/services.sh up"
+  mkdir -p "$FF_DIR"
+  "$BIN" migrate --log-format text >"$FF_DIR/migrate.log" 2>&1 || fail_with_log "footfall migrate failed" "$FF_DIR/migrate.log"
+  "$BIN" seed-demo --log-format text >>"$FF_DIR/migrate.log" 2>&1 || fail_with_log "footfall seed-demo failed" "$FF_DIR/migrate.log"
+  if [[ ! -s "$KEYFILE" ]]; then
+    (umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$KEYFILE")
+  fi
+  ensure_ports_free COLLECTOR_PORT PROMOTIONS_PORT ENRICHER_PORT LOADER_PORT
+  log "starting footfall all (collector :$COLLECTOR_PORT, promotions :$PROMOTIONS_PORT, enricher :$ENRICHER_PORT, loader :$LOADER_PORT)"
+  FOOTFALL_SITES="demo=$(cat "$KEYFILE")" \
+  FOOTFALL_DEMO_SITE=demo \
+  FOOTFALL_DEMO_PROMOTIONS_URL="http://$HOST:$PROMOTIONS_PORT" \
+    start_bg "$PIDFILE" "$LOGFILE" "$BIN" all --log-format json
+  echo "$sum" >"$FF_DIR/running.sha256"
+  local rc=0
+  wait_until "$START_TIMEOUT" "$PIDFILE" ready || rc=$?
+  case $rc in
+    0) log "ready" ;;
+    1) fail_with_log "footfall exited during start" "$LOGFILE" ;;
+    *) fail_with_log "footfall not ready after ${START_TIMEOUT}s" "$LOGFILE" ;;
+  esac
+  print_urls
+}
+
+print_urls() {
+  cat >&2 <<MSG
+[footfall] demo shop      http://$HOST:$COLLECTOR_PORT/demo/   (search "humidifier", then go home)
+[footfall] collector      POST http://$HOST:$COLLECTOR_PORT/v1/batch   beacon http://$HOST:$COLLECTOR_PORT/footfall.js
+[footfall] promotions     http://$HOST:$PROMOTIONS_PORT/v1/promotions?site=demo&user=<anonymous id>
+[footfall] metrics        http://$HOST:{$COLLECTOR_PORT,$PROMOTIONS_PORT,$ENRICHER_PORT,$LOADER_PORT}/metrics   (also /healthz, /readyz)
+[footfall] ClickHouse     deploy/local/clickhouse.sh client -d footfall -q 'SELECT type, count() FROM events GROUP BY type'
+[footfall] demo write key $KEYFILE
+[footfall] log            $LOGFILE
+MSG
+}
+
+do_stop() { stop_pid "$PIDFILE" TERM; }
+do_status() { status_line footfall "$PIDFILE" "collector http://$HOST:$COLLECTOR_PORT  log $LOGFILE"; }
+
+case "${1:-}" in
+  urls) print_urls ;;
+  env)  # for the e2e test: where the running pipeline answers
+    printf "export %s='%s'\n" \
+      FOOTFALL_E2E_COLLECTOR "http://$HOST:$COLLECTOR_PORT" \
+      FOOTFALL_E2E_PROMOTIONS "http://$HOST:$PROMOTIONS_PORT" \
+      FOOTFALL_E2E_CLICKHOUSE_HTTP "http://$HOST:$CH_HTTP_PORT" ;;
+  *) dispatch "$@" ;;
+esac
