@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -201,7 +202,7 @@ func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]pro
 
 	scores, links, seen := map[scoreKey]*score{}, map[link]bool{}, make([]seenEvent, 0, len(events))
 	for _, ev := range events {
-		seen = append(seen, seenEvent{ev.SiteID, ev.ID})
+		seen = append(seen, seenKey(ev))
 	}
 	fresh := map[seenEvent]bool{}
 	if len(seen) > 0 {
@@ -209,11 +210,15 @@ func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]pro
 			return err
 		}
 	}
+	applied := 0
 	for _, ev := range events {
-		if !fresh[seenEvent{ev.SiteID, ev.ID}] {
+		k := seenKey(ev)
+		if !fresh[k] {
 			e.m.skipped.WithLabelValues("duplicate_event").Inc()
 			continue
 		}
+		delete(fresh, k) // a second copy in this batch is a duplicate too
+		applied++
 		if ev.AnonymousID != "" && ev.UserID != "" {
 			links[link{ev.SiteID, ev.AnonymousID, ev.UserID}] = true
 		}
@@ -231,9 +236,13 @@ func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]pro
 			return err
 		}
 	}
-	e.m.applied.Add(float64(len(fresh)))
+	e.m.applied.Add(float64(applied))
 	return e.store.saveOffsets(ctx, tx, next)
 }
+
+// seenKey is how processed_events returns ev: PostgreSQL prints a uuid in
+// lower case, whatever case the sender used.
+func seenKey(ev *event.Event) seenEvent { return seenEvent{ev.SiteID, strings.ToLower(ev.ID)} }
 
 // score adds what one event says about its visitor's interests.
 func (e *Enricher) score(scores map[scoreKey]*score, promos []promotion, ev *event.Event) {
@@ -242,7 +251,7 @@ func (e *Enricher) score(scores map[scoreKey]*score, promos []promotion, ev *eve
 	var reason string
 	switch {
 	case ev.Type == event.Search && ev.Search != nil:
-		matched, weight, reason = matchSearch(promos, ev.Search.Keyword), e.cfg.SearchWeight, "search:"+ev.Search.Keyword
+		matched, weight, reason = matchSearch(promos, ev.Search.Keyword), e.cfg.SearchWeight, "search:"+strings.Join(strings.Fields(strings.ToLower(ev.Search.Keyword)), " ")
 	case ev.Type == event.Click && ev.Click != nil && ev.Click.Href != "":
 		matched, weight, reason = matchClick(promos, ev.Click.Href), e.cfg.ClickWeight, "click:"+ev.Click.Href
 	}

@@ -77,12 +77,16 @@ func (s *session) batch() {
 		msgs  []*sarama.ConsumerMessage
 		bytes int
 		timer = time.NewTimer(time.Hour)
+		// abandoned: a batch was left unwritten as the session ended.
+		// Committing any later message would skip it, so nothing more is
+		// written; all of it is redelivered to the next session.
+		abandoned bool
 	)
 	timer.Stop()
 	flush := func(trigger string) {
 		timer.Stop()
-		if len(msgs) > 0 {
-			s.write(msgs, trigger)
+		if len(msgs) > 0 && !abandoned {
+			abandoned = !s.write(msgs, trigger)
 		}
 		msgs, bytes = nil, 0
 	}
@@ -122,8 +126,9 @@ func (s *session) batch() {
 // write hands msgs to the handler until it succeeds, then marks and commits
 // their offsets. A failing sink pauses consumption (the claims block on s.in)
 // instead of skipping. Once the session has ended, one last bounded attempt
-// is made; if it fails too the batch stays uncommitted and is redelivered.
-func (s *session) write(msgs []*sarama.ConsumerMessage, trigger string) {
+// is made; if it fails too the batch stays uncommitted, write returns false
+// and the batch is redelivered.
+func (s *session) write(msgs []*sarama.ConsumerMessage, trigger string) bool {
 	ctx := s.sess.Context()
 	bo := newBackoff(100*time.Millisecond, 5*time.Second)
 	for {
@@ -137,13 +142,13 @@ func (s *session) write(msgs []*sarama.ConsumerMessage, trigger string) {
 				s.sess.MarkMessage(m, "")
 			}
 			s.sess.Commit()
-			return
+			return true
 		}
 		s.g.m.writeErrors.Inc()
 		s.g.log.Error("write batch; will retry", "group", s.g.gc.Group, "messages", len(msgs), "err", err)
 		if ctx.Err() != nil || !bo.wait(ctx) {
 			s.g.log.Warn("session ended with the batch unwritten; it will be redelivered", "messages", len(msgs))
-			return
+			return false
 		}
 	}
 }
