@@ -163,7 +163,7 @@ func TestBadInput(t *testing.T) {
 		{name: "gzip bomb", body: gz(`{"site":"` + writeKey + `","pad":"` + strings.Repeat("x", 40<<10) + `"}`), header: map[string]string{"Content-Encoding": "gzip"}, status: 413, reason: event.ReasonBodyTooLarge},
 		{name: "not gzip", body: []byte("plain"), header: map[string]string{"Content-Encoding": "gzip"}, status: 400, reason: event.ReasonBadEncoding},
 		{name: "unknown encoding", body: []byte("x"), header: map[string]string{"Content-Encoding": "br"}, status: 415, reason: event.ReasonBadEncoding},
-		{name: "wrong content type", body: []byte(`{}`), header: map[string]string{"Content-Type": "application/xml"}, status: 415, reason: event.ReasonMalformedJSON},
+		{name: "wrong content type", body: []byte(`{}`), header: map[string]string{"Content-Type": "application/xml"}, status: 415, reason: event.ReasonBadEncoding},
 		{name: "wrong field type", body: []byte(`{"site":"` + writeKey + `","events":[` + good + `,{"id":"` + id2 + `","type":"click","ts":"now","anonymous_id":"a"}]}`), status: 400, rejected: event.ReasonInvalidField},
 		{name: "unknown type", body: []byte(`{"site":"` + writeKey + `","events":[` + good + `,` + ev(id2, "hover", "") + `]}`), status: 400, rejected: event.ReasonUnknownType},
 		{name: "missing id", body: []byte(`{"site":"` + writeKey + `","events":[` + good + `,{"type":"click","ts":1,"anonymous_id":"a"}]}`), status: 400, rejected: event.ReasonMissingID},

@@ -133,7 +133,7 @@ func (c *Collector) readBody(r *http.Request) ([]byte, int, event.Reason, string
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && mt != "text/plain") {
-			return nil, http.StatusUnsupportedMediaType, event.ReasonMalformedJSON, "Content-Type must be application/json or text/plain"
+			return nil, http.StatusUnsupportedMediaType, event.ReasonBadEncoding, "Content-Type must be application/json or text/plain"
 		}
 	}
 	limit := c.cfg.MaxBodyBytes

@@ -1,0 +1,317 @@
+package collector
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/footfall/footfall/internal/event"
+	"github.com/footfall/footfall/internal/kafka"
+	"github.com/footfall/footfall/internal/server"
+	"github.com/footfall/footfall/internal/testenv"
+)
+
+// The integration tests drive a collector wired to the real Kafka of
+// deploy/local, exactly as cmd/footfall wires it, and read back what the
+// broker holds.
+
+const (
+	liveKey    = "wk_live"
+	liveSite   = "shop"
+	liveUA     = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+	liveClient = "203.0.113.77" // behind the trusted proxy 127.0.0.1
+)
+
+// liveCollector is a collector on a real listener and a real producer.
+type liveCollector struct {
+	t     *testing.T
+	srv   *httptest.Server
+	kc    kafka.Config
+	probe *kafkaProbe
+}
+
+func newLiveCollector(t *testing.T) *liveCollector {
+	t.Helper()
+	kc := testenv.Kafka(t)
+	producer, err := kafka.NewProducer(kc, "footfall-collector-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := producer.Close(); err != nil {
+			t.Errorf("close producer: %v", err)
+		}
+	})
+	cfg := DefaultConfig()
+	cfg.Sites = Sites{liveKey: liveSite}
+	cfg.TopicPrefix = kc.TopicPrefix
+	cfg.MaxBodyBytes = 8 << 10
+	cfg.MaxEvents = 20
+	cfg.Limits.MaxEventBytes = 1 << 10
+	cfg.TrustedProxies = []string{"127.0.0.1/32"}
+	c, err := New(cfg, Deps{Producer: producer, Ops: server.NewOps(), Log: testenv.Log(t), Beacon: []byte("/*beacon*/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c.Handler())
+	t.Cleanup(srv.Close)
+	return &liveCollector{t: t, srv: srv, kc: kc, probe: newKafkaProbe(t, kc)}
+}
+
+// reply is one answer of POST /v1/batch.
+type reply struct {
+	status int
+	header http.Header
+	body   batchResponse
+	raw    string
+}
+
+// post sends body as the beacon does (text/plain) unless header says
+// otherwise; a header with an empty value is removed.
+func (lc *liveCollector) post(body []byte, header map[string]string) reply {
+	lc.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, lc.srv.URL+"/v1/batch", bytes.NewReader(body))
+	if err != nil {
+		lc.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	req.Header.Set("User-Agent", liveUA)
+	req.Header.Set("X-Forwarded-For", liveClient)
+	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	res, err := lc.srv.Client().Do(req)
+	if err != nil {
+		lc.t.Fatal(err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		lc.t.Fatal(err)
+	}
+	r := reply{status: res.StatusCode, header: res.Header, raw: string(b)}
+	if err := json.Unmarshal(b, &r.body); err != nil {
+		lc.t.Fatalf("answer %d is not JSON: %q", res.StatusCode, b)
+	}
+	return r
+}
+
+// metric scrapes /metrics for one series, e.g.
+// footfall_collector_events_rejected_total{reason="empty_batch"}; absent is 0.
+func (lc *liveCollector) metric(series string) float64 {
+	lc.t.Helper()
+	res, err := lc.srv.Client().Get(lc.srv.URL + "/metrics")
+	if err != nil {
+		lc.t.Fatal(err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				lc.t.Fatalf("metric %s: %v", series, err)
+			}
+			return f
+		}
+	}
+	if err := sc.Err(); err != nil {
+		lc.t.Fatal(err)
+	}
+	return 0
+}
+
+func newID(t *testing.T) string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+func batchOf(key string, events ...string) []byte {
+	return []byte(`{"site":"` + key + `","events":[` + strings.Join(events, ",") + `]}`)
+}
+
+func gzipped(t *testing.T, b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// record is one Kafka message as a consumer sees it.
+type record struct {
+	topic     string
+	partition int32
+	offset    int64
+	key       string
+	raw       []byte
+	value     map[string]any
+}
+
+// kafkaProbe reads the collector's topics straight from the broker.
+type kafkaProbe struct {
+	t        *testing.T
+	topics   []string
+	client   sarama.Client
+	consumer sarama.Consumer
+}
+
+func newKafkaProbe(t *testing.T, kc kafka.Config) *kafkaProbe {
+	t.Helper()
+	sc := sarama.NewConfig()
+	v, err := sarama.ParseKafkaVersion(kc.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Version = v
+	sc.Consumer.Return.Errors = true
+	// Each read consumes up to a known offset and stops, so a long poll
+	// would only delay the next read.
+	sc.Consumer.MaxWaitTime = 10 * time.Millisecond
+	client, err := sarama.NewClient(kc.Brokers, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		_ = client.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := consumer.Close(); err != nil {
+			t.Errorf("close consumer: %v", err)
+		}
+		if err := client.Close(); err != nil {
+			t.Errorf("close client: %v", err)
+		}
+	})
+	return &kafkaProbe{t: t, topics: event.AllTopics(kc.TopicPrefix), client: client, consumer: consumer}
+}
+
+// total is the number of messages in every topic of the prefix. The
+// producer is synchronous with acks=all, so once the collector has answered,
+// whatever it produced is counted here.
+func (p *kafkaProbe) total() int64 {
+	p.t.Helper()
+	var n int64
+	for _, topic := range p.topics {
+		parts, err := p.client.Partitions(topic)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		for _, part := range parts {
+			newest, err := p.client.GetOffset(topic, part, sarama.OffsetNewest)
+			if err != nil {
+				p.t.Fatal(err)
+			}
+			oldest, err := p.client.GetOffset(topic, part, sarama.OffsetOldest)
+			if err != nil {
+				p.t.Fatal(err)
+			}
+			n += newest - oldest
+		}
+	}
+	return n
+}
+
+// snapshot is what the topics held at one moment, by topic, each
+// partition in offset order.
+type snapshot map[string][]record
+
+// snapshot reads every message the topics hold now. All partitions are
+// opened at once: sarama subscribes new partition consumers in batches, so
+// one at a time would cost a batching delay each.
+func (p *kafkaProbe) snapshot() snapshot {
+	p.t.Helper()
+	type claim struct {
+		pc    sarama.PartitionConsumer
+		to    int64
+		topic string
+		part  int32
+	}
+	var claims []*claim
+	defer func() {
+		for _, c := range claims {
+			_ = c.pc.Close()
+		}
+	}()
+	for _, topic := range p.topics {
+		parts, err := p.client.Partitions(topic)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		for _, part := range parts {
+			newest, err := p.client.GetOffset(topic, part, sarama.OffsetNewest)
+			if err != nil {
+				p.t.Fatal(err)
+			}
+			oldest, err := p.client.GetOffset(topic, part, sarama.OffsetOldest)
+			if err != nil {
+				p.t.Fatal(err)
+			}
+			if newest == oldest {
+				continue
+			}
+			pc, err := p.consumer.ConsumePartition(topic, part, oldest)
+			if err != nil {
+				p.t.Fatal(err)
+			}
+			claims = append(claims, &claim{pc: pc, to: newest, topic: topic, part: part})
+		}
+	}
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	out := snapshot{}
+	for _, c := range claims {
+		for done := false; !done; {
+			select {
+			case m := <-c.pc.Messages():
+				r := record{topic: m.Topic, partition: m.Partition, offset: m.Offset, key: string(m.Key), raw: m.Value}
+				if err := json.Unmarshal(m.Value, &r.value); err != nil {
+					p.t.Fatalf("%s/%d@%d is not JSON: %q", c.topic, c.part, m.Offset, m.Value)
+				}
+				out[c.topic] = append(out[c.topic], r)
+				done = m.Offset >= c.to-1
+			case err := <-c.pc.Errors():
+				p.t.Fatalf("consume %s/%d: %v", c.topic, c.part, err)
+			case <-deadline.C:
+				p.t.Fatalf("consume %s/%d: offsets up to %d not read before the deadline", c.topic, c.part, c.to)
+			}
+		}
+	}
+	return out
+}
+
+// byID finds the message carrying event id on topic.
+func (s snapshot) byID(topic, id string) (record, bool) {
+	for _, r := range s[topic] {
+		if r.value["id"] == id {
+			return r, true
+		}
+	}
+	return record{}, false
+}
