@@ -81,10 +81,12 @@ func (c *Collector) Run(ctx context.Context, ready func(net.Addr)) error {
 }
 
 // cors lets any shop's pages post events. Credentials are never allowed:
-// the beacon sends none, and the collector reads no cookies.
+// the beacon sends none, and the collector reads no cookies. Retry-After is
+// exposed so that the beacon on the shop's origin can honour it.
 func cors(ctx *gin.Context) {
 	h := ctx.Writer.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Expose-Headers", "Retry-After")
 	h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
 	h.Set("Access-Control-Allow-Headers", "Content-Type, Content-Encoding")
 	h.Set("Access-Control-Max-Age", "86400")

@@ -183,5 +183,8 @@ func TestIntegrationCORS(t *testing.T) {
 		if _, ok := r.header["Access-Control-Allow-Credentials"]; ok {
 			t.Errorf("%s: answer allows credentials", tt.name)
 		}
+		if got := r.header.Get("Access-Control-Expose-Headers"); !strings.Contains(got, "Retry-After") {
+			t.Errorf("%s: Expose-Headers = %q, want Retry-After readable by the beacon", tt.name, got)
+		}
 	}
 }
