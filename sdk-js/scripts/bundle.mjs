@@ -1,17 +1,22 @@
-// bundle builds the beacon in memory with the one set of options that
-// dist/footfall.js is made with; the browser tests serve the same bytes.
+// bundle builds the beacon in memory with the one set of options that dist/
+// is made with; the browser tests serve the same bytes.
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 
-export async function bundle() {
+// BUDGET is the most the IIFE may weigh, minified and gzipped.
+export const BUDGET = 3072;
+
+// bundle returns the IIFE for the script tag (src/footfall.js), or with esm
+// the ES module for bundlers (src/index.js).
+export async function bundle(esm = false) {
   const result = await build({
-    entryPoints: [root + 'src/footfall.js'],
+    entryPoints: [root + (esm ? 'src/index.js' : 'src/footfall.js')],
     bundle: true,
     minify: true,
-    format: 'iife',
-    target: 'es2017',
+    format: esm ? 'esm' : 'iife',
+    target: 'es2020',
     legalComments: 'none',
     logLevel: 'warning',
     write: false,

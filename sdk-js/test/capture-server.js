@@ -14,6 +14,7 @@ export async function startCaptureServer() {
   const beacon = await bundle();
   const batches = [];
   const waiters = new Set();
+  const script = []; // [status, headers] for the next POSTs
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://x');
@@ -27,9 +28,20 @@ export async function startCaptureServer() {
       try {
         body = JSON.parse(raw);
       } catch {}
-      batches.push({ contentType: req.headers['content-type'], raw, body });
+      // Scripted answers first (a collector that refuses), then 204.
+      const [status, headers] = script.shift() || [204, {}];
+      batches.push({
+        at: Date.now(),
+        status,
+        // sendBeacon sends no-cors; fetch, keepalive or not, sends cors.
+        beacon: req.headers['sec-fetch-mode'] === 'no-cors',
+        contentType: req.headers['content-type'],
+        bytes: Buffer.concat(chunks).length,
+        raw,
+        body,
+      });
       for (const w of waiters) w();
-      return res.writeHead(204, cors).end();
+      return res.writeHead(status, { ...cors, ...headers }).end();
     }
     if (url.pathname === '/footfall.js') return send(res, 200, TYPES['.js'], beacon);
     if (url.pathname === '/demo/config.json') {
@@ -56,10 +68,10 @@ export async function startCaptureServer() {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const origin = () => `http://127.0.0.1:${server.address().port}`;
 
-  // events returns every event received so far, optionally only those of
-  // one visitor.
+  // events returns every event accepted so far (a scripted refusal is not
+  // delivery), optionally only those of one visitor.
   function events(anonymousId) {
-    const all = batches.flatMap((b) => (b.body && b.body.events) || []);
+    const all = batches.filter((b) => b.status < 300).flatMap((b) => (b.body && b.body.events) || []);
     return anonymousId ? all.filter((e) => e.anonymous_id === anonymousId) : all;
   }
 
@@ -76,7 +88,7 @@ export async function startCaptureServer() {
       };
       const timer = setTimeout(() => {
         waiters.delete(check);
-        reject(new Error(`timed out after ${ms} ms waiting for ${what}; got ${JSON.stringify(events(), null, 1)}`));
+        reject(new Error(`timed out after ${ms} ms waiting for ${what}; the last events: ${JSON.stringify(events().slice(-5))}`));
       }, ms);
       waiters.add(check);
       check();
@@ -87,6 +99,8 @@ export async function startCaptureServer() {
     origin: origin(),
     batches,
     events,
+    // answer makes the next POSTs get these [status, headers] answers.
+    answer: (...answers) => script.push(...answers),
     waitFor,
     close: () => new Promise((resolve) => server.close(resolve)),
   };

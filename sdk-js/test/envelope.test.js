@@ -1,28 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { webcrypto } from 'node:crypto';
-import {
-  uuid, session, utm, searchKeyword, pendingSearch, isSubmitted, props, selector, text, SESSION_MS, SEARCH_MS,
-} from '../src/envelope.js';
-
-const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-test('uuid is a v4 UUID with randomUUID and with the getRandomValues fallback', () => {
-  const fallback = { getRandomValues: (b) => webcrypto.getRandomValues(b) };
-  for (const c of [webcrypto, fallback]) {
-    const seen = new Set();
-    for (let i = 0; i < 200; i++) {
-      const id = uuid(c);
-      assert.match(id, UUID_V4);
-      seen.add(id);
-    }
-    assert.equal(seen.size, 200);
-  }
-  const zeros = { getRandomValues: (b) => b.fill(0) };
-  assert.equal(uuid(zeros), '00000000-0000-4000-8000-000000000000');
-  const ones = { getRandomValues: (b) => b.fill(255) };
-  assert.equal(uuid(ones), 'ffffffff-ffff-4fff-bfff-ffffffffffff');
-});
+import { session, utm, searchKeyword, props, selector, text, clean, route, quarters, SESSION_MS } from '../src/envelope.js';
 
 test('session continues within 30 minutes of activity and restarts after', () => {
   let n = 0;
@@ -41,46 +19,33 @@ test('session continues within 30 minutes of activity and restarts after', () =>
   }
 });
 
-test('utm reads the five utm parameters and nothing else', () => {
+test('utm reads the utm_ parameters and nothing else', () => {
   const cases = [
     ['', undefined],
     ['?q=kettle', undefined],
-    ['?utm_source=news&utm_medium=email&utm_campaign=spring%20sale&utm_term=fan&utm_content=b&utm_id=9',
+    ['?utm_source=news&utm_medium=email&utm_campaign=spring%20sale&utm_term=fan&utm_content=b',
       { source: 'news', medium: 'email', campaign: 'spring sale', term: 'fan', content: 'b' }],
     ['?utm_source=&utm_medium=cpc', { medium: 'cpc' }],
   ];
   for (const [query, want] of cases) assert.deepEqual(utm(query), want, query);
 });
 
-test('searchKeyword finds q, s, search or query in a query string', () => {
+test('searchKeyword finds the first configured parameter with a keyword', () => {
+  const defaults = ['q', 's', 'search', 'query'];
   const cases = [
-    ['', ''],
-    ['?page=2', ''],
-    ['?q=humidifier', 'humidifier'],
-    ['?q=cool+mist%20humidifier', 'cool mist humidifier'],
-    ['?s=kettle', 'kettle'],
-    ['?search=fan', 'fan'],
-    ['?query=%20blanket%20', 'blanket'],
-    ['?q=&s=fan', 'fan'],
-    ['?q=+++', ''],
-    ['?qq=fan', ''],
+    ['', defaults, ''],
+    ['?page=2', defaults, ''],
+    ['?q=humidifier', defaults, 'humidifier'],
+    ['?q=cool+mist%20humidifier', defaults, 'cool mist humidifier'],
+    ['?s=kettle', defaults, 'kettle'],
+    ['?query=%20blanket%20', defaults, 'blanket'],
+    ['?q=&s=fan', defaults, 'fan'],
+    ['?q=+++', defaults, ''],
+    ['?qq=fan', defaults, ''],
+    ['?q=fan&term=lamp', ['term'], 'lamp'],
+    ['?q=fan', [], ''],
   ];
-  for (const [query, want] of cases) assert.equal(searchKeyword(query), want, query);
-});
-
-test('isSubmitted matches the same keyword within 30 s only', () => {
-  const t0 = 1_700_000_000_000;
-  const pending = pendingSearch('Humidifier', t0);
-  const cases = [
-    { name: 'same keyword, other case', kw: 'humidifier', pending, now: t0 + 1000, want: true },
-    { name: 'just before the window ends', kw: 'HUMIDIFIER', pending, now: t0 + SEARCH_MS - 1, want: true },
-    { name: 'too late', kw: 'humidifier', pending, now: t0 + SEARCH_MS, want: false },
-    { name: 'other keyword', kw: 'kettle', pending, now: t0 + 1000, want: false },
-    { name: 'nothing pending', kw: 'humidifier', pending: null, now: t0, want: false },
-    { name: 'cleared', kw: 'humidifier', pending: '', now: t0, want: false },
-    { name: 'garbage', kw: 'humidifier', pending: '{', now: t0, want: false },
-  ];
-  for (const c of cases) assert.equal(isSubmitted(c.kw, c.pending, c.now), c.want, c.name);
+  for (const [query, params, want] of cases) assert.equal(searchKeyword(query, params), want, query);
 });
 
 test('props keeps flat strings, finite numbers and bools', () => {
@@ -93,17 +58,16 @@ test('props keeps flat strings, finite numbers and bools', () => {
 });
 
 test('selector names the element and up to two ancestors, stopping at an id', () => {
-  const el = (tagName, id, className, parentElement) => ({ tagName, id, className, parentElement });
-  const body = el('BODY', '', '', null);
-  const main = el('MAIN', 'content', '', body);
-  const ul = el('UL', '', 'menu   top extra', main);
-  const li = el('LI', '', '', ul);
-  const a = el('A', '', 'link', li);
+  const el = (localName, id, classes, parentElement) => ({ localName, id, classList: classes, parentElement });
+  const body = el('body', '', [], null);
+  const main = el('main', 'content', [], body);
+  const ul = el('ul', '', ['menu', 'top', 'extra'], main);
+  const li = el('li', '', [], ul);
+  const a = el('a', '', ['link'], li);
   assert.equal(selector(a), 'ul.menu.top > li > a.link');
-  assert.equal(selector(el('BUTTON', '', 'buy', main)), 'main#content > button.buy');
-  assert.equal(selector(el('BUTTON', 'buy', 'x', main)), 'button#buy');
-  const svgLink = el('a', '', { baseVal: 'icon' }, body);
-  assert.equal(selector(svgLink), 'body > a');
+  assert.equal(selector(el('button', '', ['buy'], main)), 'main#content > button.buy');
+  assert.equal(selector(el('button', 'buy', ['x'], main)), 'button#buy');
+  assert.equal(selector(el('a', '', [], body)), 'body > a');
 });
 
 test('text collapses whitespace and keeps at most 100 characters', () => {
@@ -111,4 +75,41 @@ test('text collapses whitespace and keeps at most 100 characters', () => {
   assert.equal(text(undefined), '');
   assert.equal(text(null), '');
   assert.equal(text('x'.repeat(150)).length, 100);
+});
+
+test('clean strips the configured parameters and leaves every other URL as it was', () => {
+  const strip = ['email', 'token'];
+  const base = 'https://shop.example/cart/';
+  const cases = [
+    ['https://shop.example/a?email=a%40b.c&x=1', 'https://shop.example/a?x=1'],
+    ['https://shop.example/a?token=t&email=e', 'https://shop.example/a'],
+    ['https://shop.example/a?x=1&token=t#top', 'https://shop.example/a?x=1#top'],
+    ['/login?email=e', 'https://shop.example/login'],
+    ['checkout', 'https://shop.example/cart/checkout'],
+    ['https://shop.example/a?emailx=1', 'https://shop.example/a?emailx=1'],
+    ['https://shop.example/a?q=cool%20mist', 'https://shop.example/a?q=cool%20mist'],
+    ['mailto:me@example.com', 'mailto:me@example.com'],
+    ['', undefined],
+    [null, undefined],
+  ];
+  for (const [url, want] of cases) assert.equal(clean(url, strip, base), want, String(url));
+});
+
+test('route: an anchor is the same page view, a hash-router route is not', () => {
+  const cases = [
+    ['https://s.example/p?q=1', 'https://s.example/p?q=1'],
+    ['https://s.example/p#reviews', 'https://s.example/p'],
+    ['https://s.example/#/cart', 'https://s.example/#/cart'],
+    ['https://s.example/#!/cart', 'https://s.example/#!/cart'],
+    ['https://s.example/p#', 'https://s.example/p'],
+  ];
+  for (const [href, want] of cases) assert.equal(route(href), want, href);
+});
+
+test('quarters counts the 25 % milestones reached, up to 4', () => {
+  const cases = [
+    [500, 2000, 1], [499, 2000, 1], [498, 2000, 0], [1000, 2000, 2], [1999.5, 2000, 4],
+    [2000, 2000, 4], [2600, 2000, 4], [800, 800, 4], [0, 2000, 0],
+  ];
+  for (const [bottom, height, want] of cases) assert.equal(quarters(bottom, height), want, `${bottom}/${height}`);
 });
