@@ -51,9 +51,9 @@ go-test: services
 chdb: tools
 	python3 -m pytest -q migrations/
 
-## sdk-test: the beacon's build check, unit and Chromium tests
+## sdk-test: the beacon's build check, type check, unit and Chromium tests
 sdk-test: tools
-	cd sdk-js && npm run -s check-dist && npm test
+	cd sdk-js && npm run -s check-dist && npm run -s typecheck && npm test
 
 ## e2e: demo shop in Chromium → collector → Kafka → enricher/PostgreSQL + loader/ClickHouse
 e2e: tools pipeline

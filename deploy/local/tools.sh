@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the test tools a fresh machine lacks: Debian's chromium (for the
 # browser tests), chDB + pytest from PyPI (the ClickHouse migrations against a
-# current engine), and sdk-js's npm packages (esbuild, playwright-core).
+# current engine), and sdk-js's npm packages (esbuild, playwright-core, typescript).
 # Idempotent; used by `make test` and .ci/run.
 SERVICE=tools
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -140,6 +140,8 @@ test('pageview on load carries the full envelope in a text/plain batch', async (
   const [, pv2] = ofType(again, 'pageview');
   assert.notEqual(pv2.id, pv.id);
   assert.equal(pv2.session_id, pv.session_id);
+  // Once the delivered batch's answer is in, only the ids remain.
+  await queueEmpty(page);
   assert.deepEqual(await stored(page), { local: ['ff_aid', 'ff_sid'], cookies: '' }, 'by default ids live in localStorage');
 });
 
@@ -318,6 +320,28 @@ test('the stub queues calls made before the beacon loads and the beacon replays 
   ]);
   assert.deepEqual(evs[1].props, { n: 1 });
   assert.equal(await page.evaluate(() => Array.isArray(window.footfall.q)), false, 'the stub is replaced');
+});
+
+test('the ES module build: init with options, stub calls replayed, events to the page origin', async (t) => {
+  const { page, anon } = await visit(t, '/esm.html');
+  const evs = await until(anon, (evs) => names(evs).includes('esm_ready'), 'esm_ready');
+  assert.deepEqual(evs.map((e) => [e.type, e.name, e.user_id]), [
+    ['identify', undefined, 'esm-user'],
+    ['pageview', undefined, 'esm-user'],
+    ['custom', 'esm_ready', 'esm-user'],
+  ]);
+  assert.deepEqual(evs[2].props, { build: 'esm' });
+  assert.equal(srv.batches.find((b) => b.body?.events?.some((e) => e.anonymous_id === anon)).body.site, WRITE_KEY);
+  assert.equal(await page.evaluate(() => window.again), true, 'a second init returns the running tracker');
+  // Options given to init apply: a hash route is a page view, scroll is off.
+  await page.click('#link');
+  await page.mouse.wheel(0, 5000);
+  await page.waitForFunction(() => scrollY + innerHeight >= document.documentElement.scrollHeight - 1);
+  const after = await until(anon, (evs) => ofType(evs, 'pageview').length == 2 && ofType(evs, 'click').length, 'hash route pageview');
+  assert.equal(ofType(after, 'pageview')[1].page.path, '/esm.html');
+  assert.match(ofType(after, 'pageview')[1].page.url, /#\/cart$/);
+  await sentinel(page, anon);
+  assert.equal(ofType(srv.events(anon), 'scroll').length, 0, 'scroll: false');
 });
 
 test('unload: a click right before leaving still arrives, once, sent as the page went away', async (t) => {

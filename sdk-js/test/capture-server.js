@@ -1,6 +1,7 @@
 // A stand-in collector for the browser tests: it serves the freshly built
-// beacon, the demo shop, a test page and fake promotions, and records every
-// POST /v1/batch so a test can wait for the events it expects.
+// beacon and its ES module build, the demo shop, test pages and fake
+// promotions, and records every POST /v1/batch so a test can wait for the
+// events it expects.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
@@ -11,7 +12,7 @@ export const WRITE_KEY = 'test-key';
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.json': 'application/json' };
 
 export async function startCaptureServer() {
-  const beacon = await bundle();
+  const [beacon, esm] = await Promise.all([bundle(), bundle(true)]);
   const batches = [];
   const waiters = new Set();
   const script = []; // [status, headers] for the next POSTs
@@ -44,6 +45,7 @@ export async function startCaptureServer() {
       return res.writeHead(status, { ...cors, ...headers }).end();
     }
     if (url.pathname === '/footfall.js') return send(res, 200, TYPES['.js'], beacon);
+    if (url.pathname === '/footfall.esm.js') return send(res, 200, TYPES['.js'], esm);
     if (url.pathname === '/demo/config.json') {
       const cfg = { site: WRITE_KEY, site_id: 'demo', promotions_url: origin() };
       return send(res, 200, TYPES['.json'], JSON.stringify(cfg));
