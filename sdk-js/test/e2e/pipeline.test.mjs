@@ -36,7 +36,8 @@ test('a search in the demo shop becomes a deal on its homepage and rows in Click
   assert.ok(env.collector, 'FOOTFALL_E2E_COLLECTOR is not set: this test needs the whole pipeline running; run it via `make test` (which starts the services and sets FOOTFALL_E2E_*)');
   const browser = await launch();
   t.after(() => browser.close());
-  const page = await (await browser.newContext()).newPage();
+  // A short window, so that the homepage scrolls.
+  const page = await (await browser.newContext({ viewport: { width: 1000, height: 400 } })).newPage();
   let pagesLoaded = 0;
 
   await page.goto(`${env.collector}/demo/index.html`);
@@ -44,6 +45,12 @@ test('a search in the demo shop becomes a deal on its homepage and rows in Click
   await page.waitForFunction(() => window.footfall && window.footfall.anonymousId, null, { timeout: 10000 });
   const anon = await page.evaluate(() => window.footfall.anonymousId());
   t.diagnostic(`anonymous id ${anon}`);
+
+  // A form that is not a search: reported as form_submit, its field never.
+  const email = `e2e-${anon.slice(0, 8)}@example.com`;
+  await page.fill('#newsletter input[name=email]', email);
+  await page.click('#newsletter button[type=submit]');
+  await page.locator('#subscribed').waitFor();
 
   await page.fill('form[role=search] input[name=q]', 'humidifier');
   const searched = Date.now();
@@ -69,16 +76,45 @@ test('a search in the demo shop becomes a deal on its homepage and rows in Click
   assert.equal(await first.getAttribute('data-promotion-id'), String(top.id));
   assert.match(await first.textContent(), /humidifier/i);
 
-  const sql = `SELECT type, count() AS n, uniqExact(id) AS u FROM footfall.events FINAL
-    WHERE site_id = 'demo' AND anonymous_id = '${anon}' GROUP BY type FORMAT JSON`;
-  const rows = await poll('events in ClickHouse', 20000, 250, async (seen) => {
-    const res = await fetch(env.clickhouse + '/', { method: 'POST', body: sql });
+  // Scroll to the bottom, open a product and put it in the basket (the
+  // product page's custom event).
+  await page.mouse.wheel(0, 5000);
+  await page.waitForFunction(() => scrollY + innerHeight >= document.documentElement.scrollHeight - 1);
+  await Promise.all([page.waitForURL(/product\.html\?id=mist-humidifier/), page.click('#products a[href*="mist-humidifier"]')]);
+  pagesLoaded++;
+  await page.click('#add');
+
+  const query = async (sql) => {
+    const res = await fetch(env.clickhouse + '/', { method: 'POST', body: sql + ' FORMAT JSON' });
     const text = await res.text();
-    if (!res.ok) return seen(`HTTP ${res.status}: ${text.trim()}`), false;
-    const byType = Object.fromEntries(JSON.parse(text).data.map((r) => [r.type, { n: Number(r.n), u: Number(r.u) }]));
+    if (!res.ok) throw new Error(`ClickHouse HTTP ${res.status}: ${text.trim()}`);
+    return JSON.parse(text).data;
+  };
+  const mine = `footfall.events FINAL WHERE site_id = 'demo' AND anonymous_id = '${anon}'`;
+  const rows = await poll('events in ClickHouse', 20000, 250, async (seen) => {
+    const data = await query(`SELECT type, count() AS n, uniqExact(id) AS u FROM ${mine} GROUP BY type`);
+    const byType = Object.fromEntries(data.map((r) => [r.type, { n: Number(r.n), u: Number(r.u) }]));
     seen(byType);
-    return byType.search?.n === 1 && byType.pageview?.n === pagesLoaded && byType;
+    return byType.search?.n === 1 && byType.pageview?.n === pagesLoaded && byType.custom?.n === 1 &&
+      byType.form_submit?.n === 1 && byType.click?.n >= 3 && byType.scroll?.n >= 1 && byType;
   });
   for (const [type, { n, u }] of Object.entries(rows)) assert.equal(n, u, `${type}: ${n} rows but ${u} distinct ids`);
   t.diagnostic(`ClickHouse: ${JSON.stringify(rows)}`);
+
+  const [form] = await query(`SELECT form_id, form_action, page_path FROM ${mine} AND type = 'form_submit'`);
+  // (The collector serves /demo/index.html as /demo/.)
+  assert.deepEqual(form, { form_id: 'newsletter', form_action: `${env.collector}/demo/newsletter`, page_path: '/demo/' });
+  const [basket] = await query(`SELECT name, props.key AS k, props.value AS v, page_path FROM ${mine} AND type = 'custom'`);
+  assert.equal(basket.name, 'add_to_basket');
+  assert.deepEqual(Object.fromEntries(basket.k.map((k, i) => [k, basket.v[i]])), { product: 'mist-humidifier', price: '49.9' });
+  assert.equal(basket.page_path, '/demo/product.html');
+  const clicks = await query(`SELECT click_text AS text, click_tag AS tag FROM ${mine} AND type = 'click' ORDER BY ts`);
+  assert.deepEqual(clicks.map((c) => c.text), ['Subscribe', 'Search', 'Cool-Mist Humidifier 4 L — €49.90', 'Add to basket']);
+  // Milestones only, and the homepage was seen to its bottom.
+  const scrolls = await query(`SELECT page_path AS path, scroll_depth AS d FROM ${mine} AND type = 'scroll'`);
+  for (const { d } of scrolls) assert.ok([25, 50, 75, 100].includes(Number(d)), `scroll depth ${d}`);
+  assert.ok(scrolls.some((r) => r.path === '/demo/' && Number(r.d) === 100), `scrolls ${JSON.stringify(scrolls)}`);
+  const leaks = await query(`SELECT count() AS n FROM footfall.events WHERE anonymous_id = '${anon}' AND position(concat(page_url, page_referrer,
+    form_action, click_href, click_text, arrayStringConcat(props.value, ' ')), '${email}') > 0`);
+  assert.equal(Number(leaks[0].n), 0, 'the e-mail address typed never reaches ClickHouse');
 });
