@@ -9,4 +9,4 @@
 import { init } from './tracker.js';
 
 const s = document.currentScript || document.querySelector('script[data-site]');
-if (s?.dataset.site && isSecureContext) init(Object.assign({ endpoint: new URL(s.src, location.href).origin }, s.dataset));
+if (s?.dataset.site && isSecureContext) init({ endpoint: new URL(s.src, location.href).origin, ...s.dataset });

@@ -101,7 +101,7 @@ export function init(o) {
     const now = Date.now();
     const [sid, stored] = session(keep(SID), now, uuid);
     keep(SID, stored);
-    q.push(Object.assign({
+    q.push({
       id: uuid(),
       type,
       ts: now,
@@ -115,7 +115,8 @@ export function init(o) {
         screen: screen.width + 'x' + screen.height,
         utm: utm(loc.search),
       },
-    }, extra));
+      ...extra,
+    });
   }
   const cleaned = (u) => clean(u, strip, d.baseURI);
   const search = (keyword) => emit('search', { search: { keyword } });
