@@ -279,3 +279,87 @@ func TestParseAgent(t *testing.T) {
 		}
 	}
 }
+
+func TestIdentityVerification(t *testing.T) {
+	const secret = "s3cret=="
+	identify := func(id, user, hash string) string {
+		props := ""
+		if hash != "" {
+			props = `,"props":{"user_hash":"` + hash + `","plan":"gold"}`
+		}
+		return ev(id, "identify", `,"user_id":"`+user+`"`+props)
+	}
+	tests := []struct {
+		name   string
+		hash   string
+		reject bool
+	}{
+		{"signed by the shop's server", event.UserHash(secret, "user-42"), false},
+		{"another user's hash", event.UserHash(secret, "user-43"), true},
+		{"signed with another secret", event.UserHash("guess", "user-42"), true},
+		{"no hash", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &recordingProducer{}
+			c := newTestCollector(t, p)
+			c.cfg.IdentitySecrets = Secrets{"shop": secret}
+			body := `{"site":"` + writeKey + `","events":[` + ev(id1, "pageview", "") + `,` + identify(id2, "user-42", tt.hash) + `]}`
+			res, br := post(t, c, []byte(body), nil)
+			if len(p.byTopic("footfall.pageview")) != 1 {
+				t.Fatal("the pageview beside the identify did not reach Kafka")
+			}
+			ids := p.byTopic("footfall.identify")
+			if tt.reject {
+				if res.StatusCode != http.StatusBadRequest || len(br.Rejected) != 1 || br.Rejected[0].Reason != event.ReasonBadUserHash || br.Rejected[0].ID != id2 {
+					t.Fatalf("answer %d %+v, want the identify rejected for %s", res.StatusCode, br, event.ReasonBadUserHash)
+				}
+				if len(ids) != 0 {
+					t.Fatalf("an unverified identify reached footfall.identify: %v", ids)
+				}
+				if inv := p.byTopic("footfall.invalid"); len(inv) != 1 || inv[0]["reason"] != string(event.ReasonBadUserHash) {
+					t.Fatalf("footfall.invalid = %v", inv)
+				}
+				return
+			}
+			if res.StatusCode != http.StatusOK || br.Accepted != 2 || len(ids) != 1 {
+				t.Fatalf("answer %d %+v, footfall.identify %v: want the identify accepted", res.StatusCode, br, ids)
+			}
+			if props, _ := ids[0]["props"].(map[string]any); ids[0]["user_id"] != "user-42" || props["user_hash"] != nil || props["plan"] != "gold" {
+				t.Errorf("identify in Kafka = %v, want user-42 with its props but not the spent user_hash", ids[0])
+			}
+		})
+	}
+
+	t.Run("a site without a secret takes identify on trust", func(t *testing.T) {
+		p := &recordingProducer{}
+		c := newTestCollector(t, p)
+		res, br := post(t, c, []byte(`{"site":"`+writeKey+`","events":[`+identify(id2, "user-42", "")+`]}`), nil)
+		if res.StatusCode != http.StatusOK || br.Accepted != 1 || len(p.byTopic("footfall.identify")) != 1 {
+			t.Fatalf("answer %d %+v", res.StatusCode, br)
+		}
+	})
+}
+
+func TestIdentitySecretsConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Sites = Sites{"wk": "shop"}
+	if err := cfg.IdentitySecrets.Set("shop=a=b, "); err != nil || cfg.IdentitySecrets["shop"] != "a=b" {
+		t.Fatalf("Set: %v %v", err, cfg.IdentitySecrets)
+	}
+	if s := cfg.IdentitySecrets.String(); strings.Contains(s, "a=b") {
+		t.Errorf("String() shows the secret: %q", s)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.IdentitySecrets.Set("other=x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "other") {
+		t.Errorf("Validate = %v, want an error naming the unknown site", err)
+	}
+	if err := cfg.IdentitySecrets.Set("shop="); err == nil {
+		t.Error("an empty secret was accepted")
+	}
+}

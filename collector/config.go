@@ -19,11 +19,15 @@ type Config struct {
 	Addr string
 	// Sites maps write keys to site ids. Write keys come from the
 	// environment (FOOTFALL_SITES), never from the repository.
-	Sites          Sites
-	MaxBodyBytes   int64
-	MaxEvents      int
-	Limits         event.Limits
-	TrustedProxies config.StringList
+	Sites Sites
+	// IdentitySecrets maps site ids to the secrets with which their
+	// servers sign user ids for identify (see event.UserHash); a site
+	// without one has its identify events taken on trust.
+	IdentitySecrets Secrets
+	MaxBodyBytes    int64
+	MaxEvents       int
+	Limits          event.Limits
+	TrustedProxies  config.StringList
 	// DemoSite, when set, serves the demo shop for that site under /demo/.
 	DemoSite      string
 	PromotionsURL string
@@ -34,14 +38,15 @@ type Config struct {
 // DefaultConfig is what a laptop needs.
 func DefaultConfig() Config {
 	return Config{
-		Addr:          "127.0.0.1:8080",
-		Sites:         Sites{},
-		MaxBodyBytes:  512 << 10,
-		MaxEvents:     500,
-		Limits:        event.DefaultLimits,
-		PromotionsURL: "http://127.0.0.1:8081",
-		TopicPrefix:   "footfall",
-		Grace:         10 * time.Second,
+		Addr:            "127.0.0.1:8080",
+		Sites:           Sites{},
+		IdentitySecrets: Secrets{},
+		MaxBodyBytes:    512 << 10,
+		MaxEvents:       500,
+		Limits:          event.DefaultLimits,
+		PromotionsURL:   "http://127.0.0.1:8081",
+		TopicPrefix:     "footfall",
+		Grace:           10 * time.Second,
 	}
 }
 
@@ -49,6 +54,7 @@ func DefaultConfig() Config {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "collector-addr", c.Addr, "collector HTTP listen address")
 	fs.Var(&c.Sites, "sites", "sites as SITE_ID=WRITE_KEY pairs, comma-separated")
+	fs.Var(&c.IdentitySecrets, "identity-secrets", "SITE_ID=SECRET pairs, comma-separated: identify events of these sites must carry props.user_hash, the hex HMAC-SHA256 of user_id under SECRET")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body, compressed or not")
 	fs.IntVar(&c.MaxEvents, "max-batch-events", c.MaxEvents, "most events in one batch")
 	fs.IntVar(&c.Limits.MaxEventBytes, "max-event-bytes", c.Limits.MaxEventBytes, "largest single event")
@@ -64,6 +70,11 @@ func (c Config) Validate() error {
 	}
 	if c.DemoSite != "" && c.Sites.KeyOf(c.DemoSite) == "" {
 		return fmt.Errorf("demo-site %q is not among --sites", c.DemoSite)
+	}
+	for site := range c.IdentitySecrets {
+		if c.Sites.KeyOf(site) == "" {
+			return fmt.Errorf("identity-secrets: site %q is not among --sites", site)
+		}
 	}
 	return nil
 }
@@ -104,4 +115,32 @@ func (s Sites) KeyOf(site string) string {
 		}
 	}
 	return ""
+}
+
+// Secrets maps site ids to secrets; printing it shows the sites only.
+type Secrets map[string]string
+
+func (s Secrets) String() string {
+	var parts []string
+	for site := range s {
+		parts = append(parts, site+"=…")
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set parses SITE_ID=SECRET pairs; a secret may itself contain "=".
+func (s *Secrets) Set(v string) error {
+	out := Secrets{}
+	for _, pair := range strings.Split(v, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		site, secret, ok := strings.Cut(pair, "=")
+		if !ok || site == "" || secret == "" {
+			return fmt.Errorf("identity secret for %q: want SITE_ID=SECRET", site)
+		}
+		out[site] = secret
+	}
+	*s = out
+	return nil
 }

@@ -84,6 +84,12 @@ func (c *Collector) serveBatch(ctx *gin.Context) {
 			msgs = append(msgs, c.invalidMessage(site, received, raw, rej))
 			continue
 		}
+		if rej := c.verifyIdentity(site, e); rej != nil {
+			rej.Index = i
+			rejected = append(rejected, *rej)
+			msgs = append(msgs, c.invalidMessage(site, received, raw, rej))
+			continue
+		}
 		e.SiteID, e.ReceivedAt, e.IP, e.UserAgent = site, received, ip, ctx.Request.UserAgent()
 		e.Bot, e.Browser, e.OS, e.Device = ag.Bot, ag.Browser, ag.OS, ag.Device
 		if e.Type == event.Search {
@@ -125,6 +131,28 @@ func (c *Collector) serveBatch(ctx *gin.Context) {
 		status = http.StatusBadRequest
 	}
 	c.answer(ctx, status, batchResponse{Accepted: len(types), Rejected: rejected})
+}
+
+// verifyIdentity checks an identify event of a site with an identity
+// secret: its props.user_hash must be the HMAC of its user_id, or anyone
+// could link their device to another shopper's account. Once checked, the
+// hash has served and is dropped. Other events, and sites without a
+// secret, pass as they are.
+func (c *Collector) verifyIdentity(site string, e *event.Event) *event.Rejection {
+	secret, ok := c.cfg.IdentitySecrets[site]
+	if !ok || e.Type != event.Identify {
+		return nil
+	}
+	hash, _ := e.Props[event.UserHashProp].(string)
+	if !event.ValidUserHash(secret, e.UserID, hash) {
+		return &event.Rejection{ID: e.ID, Reason: event.ReasonBadUserHash,
+			Detail: "props.user_hash must be the hex HMAC-SHA256 of user_id under the site's identity secret"}
+	}
+	delete(e.Props, event.UserHashProp)
+	if len(e.Props) == 0 {
+		e.Props = nil
+	}
+	return nil
 }
 
 // readBody enforces the size limits and undoes gzip. A non-empty reason

@@ -32,6 +32,9 @@ const (
 	liveSite   = "shop"
 	liveUA     = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 	liveClient = "203.0.113.77" // behind the trusted proxy 127.0.0.1
+	// liveIdentitySecret is a test value; real ones come from
+	// FOOTFALL_IDENTITY_SECRETS.
+	liveIdentitySecret = "test-identity-secret"
 )
 
 // liveCollector is a collector on a real listener and a real producer.
@@ -56,6 +59,7 @@ func newLiveCollector(t *testing.T) *liveCollector {
 	})
 	cfg := DefaultConfig()
 	cfg.Sites = Sites{liveKey: liveSite}
+	cfg.IdentitySecrets = Secrets{liveSite: liveIdentitySecret}
 	cfg.TopicPrefix = kc.TopicPrefix
 	cfg.MaxBodyBytes = 8 << 10
 	cfg.MaxEvents = 20

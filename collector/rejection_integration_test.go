@@ -111,6 +111,13 @@ func TestIntegrationRejectedEvents(t *testing.T) {
 		{"search without keyword", func(id, m string) string {
 			return `{"id":"` + id + `","type":"search","ts":1,"anonymous_id":"` + m + `","search":{"keyword":""}}`
 		}, event.ReasonMissingKeyword, true},
+		{"identify with another user's hash", func(id, m string) string {
+			return `{"id":"` + id + `","type":"identify","ts":1,"anonymous_id":"` + m + `","user_id":"victim",` +
+				`"props":{"user_hash":"` + event.UserHash(liveIdentitySecret, "attacker") + `"}}`
+		}, event.ReasonBadUserHash, true},
+		{"identify without a hash", func(id, m string) string {
+			return `{"id":"` + id + `","type":"identify","ts":1,"anonymous_id":"` + m + `","user_id":"victim"}`
+		}, event.ReasonBadUserHash, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,5 +196,25 @@ func TestIntegrationGzipAllowance(t *testing.T) {
 	}
 	if _, ok := lc.probe.snapshot().byID(event.Topic(lc.kc.TopicPrefix, event.Pageview), id); !ok {
 		t.Error("the event of a gzip batch over max-body-bytes inflated is not in Kafka")
+	}
+}
+
+// TestIntegrationVerifiedIdentify sends an identify signed as a shop's
+// server signs it: it is accepted and reaches Kafka with its user id, the
+// spent hash dropped.
+func TestIntegrationVerifiedIdentify(t *testing.T) {
+	lc := newLiveCollector(t)
+	id := newID(t)
+	body := batchOf(liveKey, `{"id":"`+id+`","type":"identify","ts":1700000000000,"anonymous_id":"a","user_id":"user-42",`+
+		`"props":{"user_hash":"`+event.UserHash(liveIdentitySecret, "user-42")+`"}}`)
+	if r := lc.post(body, nil); r.status != http.StatusOK || r.body.Accepted != 1 {
+		t.Fatalf("answer %d %s, want the signed identify accepted", r.status, r.raw)
+	}
+	rec, ok := lc.probe.snapshot().byID(event.Topic(lc.kc.TopicPrefix, event.Identify), id)
+	if !ok {
+		t.Fatal("the signed identify is not in Kafka")
+	}
+	if rec.value["user_id"] != "user-42" || rec.value["props"] != nil {
+		t.Errorf("identify in Kafka = %s, want user-42 without props.user_hash", rec.raw)
 	}
 }

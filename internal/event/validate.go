@@ -31,6 +31,7 @@ const (
 	ReasonMissingKeyword Reason = "missing_search_keyword"
 	ReasonMissingUser    Reason = "missing_identity"
 	ReasonInvalidProps   Reason = "invalid_props"
+	ReasonBadUserHash    Reason = "invalid_user_hash"
 )
 
 // Limits bound what one event may carry.
