@@ -36,6 +36,11 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		return nil, err
 	}
 	c := &Collector{cfg: cfg, deps: deps, m: newMetrics(deps.Ops.Registry())}
+	// Ready only while Kafka answers: a collector that cannot store events
+	// should get none (its producer says, when it can tell).
+	if p, ok := deps.Producer.(interface{ Ready(context.Context) error }); ok {
+		deps.Ops.AddCheck("kafka", p.Ready)
+	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.Use(gin.Recovery())

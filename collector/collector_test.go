@@ -16,8 +16,10 @@ import (
 	"testing/fstest"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/footfall/footfall/internal/event"
+	"github.com/footfall/footfall/internal/kafka"
 	"github.com/footfall/footfall/internal/server"
 )
 
@@ -361,5 +363,41 @@ func TestIdentitySecretsConfig(t *testing.T) {
 	}
 	if err := cfg.IdentitySecrets.Set("shop="); err == nil {
 		t.Error("an empty secret was accepted")
+	}
+}
+
+// TestReadyFollowsKafka: the collector is ready while Kafka answers and
+// not once it is gone. kfake stands in for Kafka, because the test takes
+// it away.
+func TestReadyFollowsKafka(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	kc := kafka.DefaultConfig()
+	kc.Brokers, kc.Version = cluster.ListenAddrs(), "3.0.0"
+	producer, err := kafka.NewProducer(kc, "collector-ready-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	cfg := DefaultConfig()
+	cfg.Sites = Sites{writeKey: "shop"}
+	c, err := New(cfg, Deps{Producer: producer, Ops: server.NewOps(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := func() (int, string) {
+		w := httptest.NewRecorder()
+		c.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		return w.Code, w.Body.String()
+	}
+	if code, body := ready(); code != http.StatusOK {
+		t.Fatalf("/readyz with Kafka up: %d %s", code, body)
+	}
+	cluster.Close()
+	if code, body := ready(); code != http.StatusServiceUnavailable || !strings.Contains(body, `"kafka"`) {
+		t.Fatalf("/readyz with Kafka gone: %d %s, want 503 naming kafka", code, body)
 	}
 }

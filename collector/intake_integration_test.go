@@ -40,7 +40,7 @@ func TestIntegrationBatchReachesKafka(t *testing.T) {
 				{typ: event.Scroll, json: `"scroll":{"depth_pct":75}`},
 				{typ: event.FormSubmit, json: `"form":{"form_id":"newsletter","action":"/subscribe"}`},
 				{typ: event.Custom, json: `"name":"add_to_cart","props":{"sku":"H-1","qty":2,"gift":false}`},
-				{typ: event.Identify, json: `"user_id":"` + user + `"`},
+				{typ: event.Identify, json: `"user_id":"` + user + `","props":{"user_hash":"` + event.UserHash(liveIdentitySecret, user) + `"}`},
 				{typ: event.Pageview, json: `"page":{"url":"https://shop.example/deal","path":"/deal"}`},
 			}
 			parts := make([]string, 0, len(evs)+1)

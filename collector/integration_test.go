@@ -319,3 +319,17 @@ func (s snapshot) byID(topic, id string) (record, bool) {
 	}
 	return record{}, false
 }
+
+// TestIntegrationReady: against the real broker the collector is ready.
+func TestIntegrationReady(t *testing.T) {
+	lc := newLiveCollector(t)
+	res, err := lc.srv.Client().Get(lc.srv.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"ready"`) {
+		t.Fatalf("/readyz: %d %s", res.StatusCode, body)
+	}
+}
