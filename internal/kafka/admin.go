@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/IBM/sarama"
 )
@@ -39,6 +40,52 @@ func EnsureTopics(c Config, log *slog.Logger, topics []string) error {
 	}
 	if err := admin.Close(); err != nil {
 		return fmt.Errorf("close admin: %w", err)
+	}
+	return waitForLeaders(c, topics, 30*time.Second)
+}
+
+// waitForLeaders returns once every partition of topics answers at its
+// leader. A topic just created is listed before its partitions have
+// leaders that serve, and a client's first request to one would fail
+// with NOT_LEADER.
+func waitForLeaders(c Config, topics []string, timeout time.Duration) error {
+	sc, err := c.sarama("footfall-migrate")
+	if err != nil {
+		return err
+	}
+	client, err := sarama.NewClient(c.Brokers, sc)
+	if err != nil {
+		return fmt.Errorf("connect to %v: %w", []string(c.Brokers), err)
+	}
+	defer func() { _ = client.Close() }()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := leadersServe(client, topics)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("topics have no serving leaders after %v: %w", timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// leadersServe asks each partition's leader for its newest offset.
+func leadersServe(client sarama.Client, topics []string) error {
+	if err := client.RefreshMetadata(topics...); err != nil {
+		return err
+	}
+	for _, t := range topics {
+		parts, err := client.Partitions(t)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t, err)
+		}
+		for _, p := range parts {
+			if _, err := client.GetOffset(t, p, sarama.OffsetNewest); err != nil {
+				return fmt.Errorf("%s/%d: %w", t, p, err)
+			}
+		}
 	}
 	return nil
 }
