@@ -61,4 +61,4 @@ e2e: tools pipeline
 
 ## bench: Go benchmarks (ratios against the baseline in the same run; see docs/benchmarks.md)
 bench:
-	go test -run '^$$' -bench . -benchmem -count 3 ./...
+	set -o pipefail; go test -run '^$$' -bench . -benchmem -count 3 ./... | go run ./cmd/benchratio

@@ -1,0 +1,110 @@
+package collector
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/IBM/sarama"
+
+	"github.com/footfall/footfall/internal/server"
+)
+
+// The intake benchmarks come in pairs: BenchmarkIntake is the collector's
+// POST /v1/batch with Kafka replaced by a producer that encodes and drops
+// each message; BenchmarkIntakeBaseline is the least any JSON intake does
+// with the same body (decode it, encode each event again). `make bench`
+// prints their ratio, which stays meaningful on a noisy shared machine
+// where absolute times do not.
+
+// dropProducer encodes every message, as sarama would, and keeps nothing.
+type dropProducer struct{ sarama.SyncProducer }
+
+func (dropProducer) SendMessages(msgs []*sarama.ProducerMessage) error {
+	for _, m := range msgs {
+		if _, err := m.Value.Encode(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchBody is a beacon-like batch of n events of mixed types.
+func benchBody(n int) []byte {
+	var evs []string
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("0b6f1c2e-4a1d-4f7e-9c55-%012d", i)
+		common := `"id":"` + id + `","ts":1700000000000,"anonymous_id":"8c0f6a52-7f5e-4c1e-9d1f-2b7a3c4d5e6f","session_id":"1d2e3f40-5a6b-4c7d-8e9f-0a1b2c3d4e5f",` +
+			`"page":{"url":"https://shop.example/search?q=humidifier","path":"/search","title":"Search","referrer":"https://shop.example/"},` +
+			`"context":{"locale":"en-GB","tz":"Europe/London","screen":"1920x1080"}`
+		switch i % 4 {
+		case 0:
+			evs = append(evs, `{"type":"pageview",`+common+`}`)
+		case 1:
+			evs = append(evs, `{"type":"click",`+common+`,"click":{"selector":"nav > a.deal","text":"30% off humidifiers","href":"https://shop.example/deal","tag":"a"}}`)
+		case 2:
+			evs = append(evs, `{"type":"search",`+common+`,"search":{"keyword":"humidifier"}}`)
+		default:
+			evs = append(evs, `{"type":"custom","name":"add_to_basket",`+common+`,"props":{"product":"mist-humidifier","price":49.9}}`)
+		}
+	}
+	return []byte(`{"site":"` + writeKey + `","events":[` + strings.Join(evs, ",") + `]}`)
+}
+
+var benchSizes = []int{1, 50}
+
+func BenchmarkIntake(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.Sites = Sites{writeKey: "shop"}
+	c, err := New(cfg, Deps{Producer: dropProducer{}, Ops: server.NewOps(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := c.Handler()
+	for _, n := range benchSizes {
+		body := benchBody(n)
+		b.Run(fmt.Sprintf("%d_events", n), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				req := httptest.NewRequest(http.MethodPost, "/v1/batch", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+				req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36")
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkIntakeBaseline(b *testing.B) {
+	for _, n := range benchSizes {
+		body := benchBody(n)
+		b.Run(fmt.Sprintf("%d_events", n), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				var batch struct {
+					Site   string           `json:"site"`
+					Events []map[string]any `json:"events"`
+				}
+				if err := json.Unmarshal(body, &batch); err != nil {
+					b.Fatal(err)
+				}
+				for _, e := range batch.Events {
+					if _, err := json.Marshal(e); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
