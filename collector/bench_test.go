@@ -56,7 +56,19 @@ func benchBody(n int) []byte {
 	return []byte(`{"site":"` + writeKey + `","events":[` + strings.Join(evs, ",") + `]}`)
 }
 
-var benchSizes = []int{1, 50}
+// eachSize runs op once per iteration on a body of each size.
+func eachSize(b *testing.B, op func(b *testing.B, body []byte)) {
+	for _, n := range []int{1, 50} {
+		body := benchBody(n)
+		b.Run(fmt.Sprintf("%d_events", n), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				op(b, body)
+			}
+		})
+	}
+}
 
 func BenchmarkIntake(b *testing.B) {
 	cfg := DefaultConfig()
@@ -66,45 +78,31 @@ func BenchmarkIntake(b *testing.B) {
 		b.Fatal(err)
 	}
 	h := c.Handler()
-	for _, n := range benchSizes {
-		body := benchBody(n)
-		b.Run(fmt.Sprintf("%d_events", n), func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				req := httptest.NewRequest(http.MethodPost, "/v1/batch", bytes.NewReader(body))
-				req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
-				req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36")
-				w := httptest.NewRecorder()
-				h.ServeHTTP(w, req)
-				if w.Code != http.StatusOK {
-					b.Fatalf("status %d: %s", w.Code, w.Body)
-				}
-			}
-		})
-	}
+	eachSize(b, func(b *testing.B, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/v1/batch", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	})
 }
 
 func BenchmarkIntakeBaseline(b *testing.B) {
-	for _, n := range benchSizes {
-		body := benchBody(n)
-		b.Run(fmt.Sprintf("%d_events", n), func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				var batch struct {
-					Site   string           `json:"site"`
-					Events []map[string]any `json:"events"`
-				}
-				if err := json.Unmarshal(body, &batch); err != nil {
-					b.Fatal(err)
-				}
-				for _, e := range batch.Events {
-					if _, err := json.Marshal(e); err != nil {
-						b.Fatal(err)
-					}
-				}
+	eachSize(b, func(b *testing.B, body []byte) {
+		var batch struct {
+			Site   string           `json:"site"`
+			Events []map[string]any `json:"events"`
+		}
+		if err := json.Unmarshal(body, &batch); err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range batch.Events {
+			if _, err := json.Marshal(e); err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+		}
+	})
 }
