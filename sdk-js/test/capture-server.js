@@ -16,15 +16,12 @@ export async function startCaptureServer() {
   const batches = [];
   const waiters = new Set();
   const script = []; // [status, headers] for the next POSTs
-  let unreachable = false;
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://x');
     const cors = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': 'Content-Type' };
     if (url.pathname === '/v1/batch') {
       if (req.method === 'OPTIONS') return res.writeHead(204, cors).end();
-      // Unreachable: the connection drops and nothing is recorded.
-      if (unreachable) return req.socket.destroy();
       const chunks = [];
       for await (const c of req) chunks.push(c);
       const raw = Buffer.concat(chunks).toString();
@@ -106,9 +103,6 @@ export async function startCaptureServer() {
     events,
     // answer makes the next POSTs get these [status, headers] answers.
     answer: (...answers) => script.push(...answers),
-    // unreachable(true) makes batches never arrive, as from a device
-    // offline; unreachable(false) ends that.
-    unreachable: (yes) => (unreachable = yes),
     waitFor,
     close: () => new Promise((resolve) => server.close(resolve)),
   };
