@@ -78,13 +78,10 @@ func (c *Collector) serveBatch(ctx *gin.Context) {
 	types := make([]event.Type, 0, len(b.Events))
 	for i, raw := range b.Events {
 		e, rej := event.DecodeEvent(raw, c.cfg.Limits)
-		if rej != nil {
-			rej.Index = i
-			rejected = append(rejected, *rej)
-			msgs = append(msgs, c.invalidMessage(site, received, raw, rej))
-			continue
+		if rej == nil {
+			rej = c.verifyIdentity(site, e)
 		}
-		if rej := c.verifyIdentity(site, e); rej != nil {
+		if rej != nil {
 			rej.Index = i
 			rejected = append(rejected, *rej)
 			msgs = append(msgs, c.invalidMessage(site, received, raw, rej))

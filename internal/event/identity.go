@@ -14,9 +14,7 @@ const UserHashProp = "user_hash"
 // identity secret. The shop's server computes it (the secret never
 // reaches a browser) and renders it into the page for identify.
 func UserHash(secret, userID string) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(userID))
-	return hex.EncodeToString(m.Sum(nil))
+	return hex.EncodeToString(userMAC(secret, userID))
 }
 
 // ValidUserHash tells, in constant time, whether hash is UserHash(secret,
@@ -26,7 +24,11 @@ func ValidUserHash(secret, userID, hash string) bool {
 	if err != nil {
 		return false
 	}
+	return hmac.Equal(got, userMAC(secret, userID))
+}
+
+func userMAC(secret, userID string) []byte {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(userID))
-	return hmac.Equal(got, m.Sum(nil))
+	return m.Sum(nil)
 }
