@@ -93,15 +93,8 @@ func (s Sites) String() string {
 // Set parses SITE_ID=WRITE_KEY pairs.
 func (s *Sites) Set(v string) error {
 	out := Sites{}
-	for _, pair := range strings.Split(v, ",") {
-		if pair = strings.TrimSpace(pair); pair == "" {
-			continue
-		}
-		site, key, ok := strings.Cut(pair, "=")
-		if !ok || site == "" || key == "" {
-			return fmt.Errorf("site %q: want SITE_ID=WRITE_KEY", pair)
-		}
-		out[key] = site
+	if err := eachPair(v, "SITE_ID=WRITE_KEY", func(site, key string) { out[key] = site }); err != nil {
+		return err
 	}
 	*s = out
 	return nil
@@ -128,19 +121,29 @@ func (s Secrets) String() string {
 	return strings.Join(parts, ",")
 }
 
-// Set parses SITE_ID=SECRET pairs; a secret may itself contain "=".
+// Set parses SITE_ID=SECRET pairs.
 func (s *Secrets) Set(v string) error {
 	out := Secrets{}
-	for _, pair := range strings.Split(v, ",") {
-		if pair = strings.TrimSpace(pair); pair == "" {
-			continue
-		}
-		site, secret, ok := strings.Cut(pair, "=")
-		if !ok || site == "" || secret == "" {
-			return fmt.Errorf("identity secret for %q: want SITE_ID=SECRET", site)
-		}
-		out[site] = secret
+	if err := eachPair(v, "SITE_ID=SECRET", func(site, secret string) { out[site] = secret }); err != nil {
+		return err
 	}
 	*s = out
+	return nil
+}
+
+// eachPair calls put with each NAME=VALUE entry of a comma-separated list,
+// skipping empty entries; a VALUE may itself contain "=". An entry with a
+// side missing is an error naming it by NAME only: VALUE is a secret.
+func eachPair(v, form string, put func(name, value string)) error {
+	for _, entry := range strings.Split(v, ",") {
+		if entry = strings.TrimSpace(entry); entry == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(entry, "=")
+		if !ok || name == "" || value == "" {
+			return fmt.Errorf("%q: want %s", name, form)
+		}
+		put(name, value)
+	}
 	return nil
 }
