@@ -12,20 +12,30 @@ import (
 // EnsureTopics creates the topics that do not exist yet with the configured
 // partition count and replication factor. Existing topics are left as they
 // are: changing a partition count moves keys, which is an operator's call.
-func EnsureTopics(c Config, log *slog.Logger, topics []string) error {
+func EnsureTopics(c Config, log *slog.Logger, topics []string) (err error) {
 	sc, err := c.sarama("footfall-migrate")
 	if err != nil {
 		return err
 	}
-	admin, err := sarama.NewClusterAdmin(c.Brokers, sc)
+	client, err := sarama.NewClient(c.Brokers, sc)
 	if err != nil {
 		return fmt.Errorf("connect admin to %v: %w", []string(c.Brokers), err)
 	}
+	admin, err := sarama.NewClusterAdminFromClient(client)
+	if err != nil {
+		_ = client.Close()
+		return fmt.Errorf("connect admin to %v: %w", []string(c.Brokers), err)
+	}
+	defer func() { // closes the client too
+		if cerr := admin.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close admin: %w", cerr)
+		}
+	}()
 	existing, err := admin.ListTopics()
 	if err != nil {
-		_ = admin.Close()
 		return fmt.Errorf("list topics: %w", err)
 	}
+	var created []string
 	for _, t := range topics {
 		if d, ok := existing[t]; ok {
 			log.Info("topic exists", "topic", t, "partitions", d.NumPartitions)
@@ -33,31 +43,22 @@ func EnsureTopics(c Config, log *slog.Logger, topics []string) error {
 		}
 		detail := &sarama.TopicDetail{NumPartitions: int32(c.Partitions), ReplicationFactor: int16(c.ReplicationFactor)}
 		if err := admin.CreateTopic(t, detail, false); err != nil {
-			_ = admin.Close()
 			return fmt.Errorf("create topic %s: %w", t, err)
 		}
 		log.Info("topic created", "topic", t, "partitions", c.Partitions)
+		created = append(created, t)
 	}
-	if err := admin.Close(); err != nil {
-		return fmt.Errorf("close admin: %w", err)
-	}
-	return waitForLeaders(c, topics, 30*time.Second)
+	return waitForLeaders(client, created, 30*time.Second)
 }
 
 // waitForLeaders returns once every partition of topics answers at its
 // leader. A topic just created is listed before its partitions have
 // leaders that serve, and a client's first request to one would fail
 // with NOT_LEADER.
-func waitForLeaders(c Config, topics []string, timeout time.Duration) error {
-	sc, err := c.sarama("footfall-migrate")
-	if err != nil {
-		return err
+func waitForLeaders(client sarama.Client, topics []string, timeout time.Duration) error {
+	if len(topics) == 0 {
+		return nil
 	}
-	client, err := sarama.NewClient(c.Brokers, sc)
-	if err != nil {
-		return fmt.Errorf("connect to %v: %w", []string(c.Brokers), err)
-	}
-	defer func() { _ = client.Close() }()
 	deadline := time.Now().Add(timeout)
 	for {
 		err := leadersServe(client, topics)
