@@ -48,15 +48,7 @@ type liveCollector struct {
 func newLiveCollector(t *testing.T) *liveCollector {
 	t.Helper()
 	kc := testenv.Kafka(t)
-	producer, err := kafka.NewProducer(kc, "footfall-collector-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := producer.Close(); err != nil {
-			t.Errorf("close producer: %v", err)
-		}
-	})
+	producer := testenv.Producer(t, kc, "footfall-collector-test")
 	cfg := DefaultConfig()
 	cfg.Sites = Sites{liveKey: liveSite}
 	cfg.IdentitySecrets = Secrets{liveSite: liveIdentitySecret}
@@ -216,12 +208,18 @@ func newKafkaProbe(t *testing.T, kc kafka.Config) *kafkaProbe {
 	return &kafkaProbe{t: t, topics: event.AllTopics(kc.TopicPrefix), client: client, consumer: consumer}
 }
 
-// total is the number of messages in every topic of the prefix. The
-// producer is synchronous with acks=all, so once the collector has answered,
-// whatever it produced is counted here.
-func (p *kafkaProbe) total() int64 {
+// span is what one partition holds: offsets oldest up to, not including,
+// newest.
+type span struct {
+	topic          string
+	part           int32
+	oldest, newest int64
+}
+
+// spans reads the offsets of every partition of the prefix's topics.
+func (p *kafkaProbe) spans() []span {
 	p.t.Helper()
-	var n int64
+	var out []span
 	for _, topic := range p.topics {
 		parts, err := p.client.Partitions(topic)
 		if err != nil {
@@ -236,8 +234,20 @@ func (p *kafkaProbe) total() int64 {
 			if err != nil {
 				p.t.Fatal(err)
 			}
-			n += newest - oldest
+			out = append(out, span{topic: topic, part: part, oldest: oldest, newest: newest})
 		}
+	}
+	return out
+}
+
+// total is the number of messages in every topic of the prefix. The
+// producer is synchronous with acks=all, so once the collector has answered,
+// whatever it produced is counted here.
+func (p *kafkaProbe) total() int64 {
+	p.t.Helper()
+	var n int64
+	for _, s := range p.spans() {
+		n += s.newest - s.oldest
 	}
 	return n
 }
@@ -263,29 +273,15 @@ func (p *kafkaProbe) snapshot() snapshot {
 			_ = c.pc.Close()
 		}
 	}()
-	for _, topic := range p.topics {
-		parts, err := p.client.Partitions(topic)
+	for _, s := range p.spans() {
+		if s.newest == s.oldest {
+			continue
+		}
+		pc, err := p.consumer.ConsumePartition(s.topic, s.part, s.oldest)
 		if err != nil {
 			p.t.Fatal(err)
 		}
-		for _, part := range parts {
-			newest, err := p.client.GetOffset(topic, part, sarama.OffsetNewest)
-			if err != nil {
-				p.t.Fatal(err)
-			}
-			oldest, err := p.client.GetOffset(topic, part, sarama.OffsetOldest)
-			if err != nil {
-				p.t.Fatal(err)
-			}
-			if newest == oldest {
-				continue
-			}
-			pc, err := p.consumer.ConsumePartition(topic, part, oldest)
-			if err != nil {
-				p.t.Fatal(err)
-			}
-			claims = append(claims, &claim{pc: pc, to: newest, topic: topic, part: part})
-		}
+		claims = append(claims, &claim{pc: pc, to: s.newest, topic: s.topic, part: s.part})
 	}
 	deadline := time.NewTimer(10 * time.Second)
 	defer deadline.Stop()

@@ -46,19 +46,13 @@ func newRig(t *testing.T) *rig {
 	if err := migrations.SeedDemo(context.Background(), pool); err != nil {
 		t.Fatal(err)
 	}
-	producer, err := kafka.NewProducer(kc, "footfall-enricher-test")
+	producer := testenv.Producer(t, kc, "footfall-enricher-test")
+	sc := sarama.NewConfig()
+	v, err := sarama.ParseKafkaVersion(kc.Version)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := producer.Close(); err != nil {
-			t.Errorf("close producer: %v", err)
-		}
-	})
-	sc := sarama.NewConfig()
-	if sc.Version, err = sarama.ParseKafkaVersion(kc.Version); err != nil {
-		t.Fatal(err)
-	}
+	sc.Version = v
 	client, err := sarama.NewClient(kc.Brokers, sc)
 	if err != nil {
 		t.Fatal(err)

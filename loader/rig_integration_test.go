@@ -41,19 +41,13 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	kc := testenv.Kafka(t)
 	_, conn := testenv.ClickHouse(t)
-	producer, err := kafka.NewProducer(kc, "footfall-loader-test")
+	producer := testenv.Producer(t, kc, "footfall-loader-test")
+	sc := sarama.NewConfig()
+	v, err := sarama.ParseKafkaVersion(kc.Version)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := producer.Close(); err != nil {
-			t.Errorf("close producer: %v", err)
-		}
-	})
-	sc := sarama.NewConfig()
-	if sc.Version, err = sarama.ParseKafkaVersion(kc.Version); err != nil {
-		t.Fatal(err)
-	}
+	sc.Version = v
 	client, err := sarama.NewClient(kc.Brokers, sc)
 	if err != nil {
 		t.Fatal(err)

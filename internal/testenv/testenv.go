@@ -77,6 +77,21 @@ func Kafka(t testing.TB) kafka.Config {
 	return c
 }
 
+// Producer returns a producer on kc, closed when the test ends.
+func Producer(t testing.TB, kc kafka.Config, clientID string) *kafka.Producer {
+	t.Helper()
+	p, err := kafka.NewProducer(kc, clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("close producer: %v", err)
+		}
+	})
+	return p
+}
+
 // Postgres returns a pool on a fresh, migrated database.
 func Postgres(t testing.TB) *pgxpool.Pool {
 	t.Helper()
