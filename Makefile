@@ -15,6 +15,7 @@ down:
 	-$(LOCAL)/footfall.sh stop
 	$(LOCAL)/services.sh down
 
+## status: one line per service, running or not (PostgreSQL's says where its data lives)
 status:
 	-$(LOCAL)/services.sh status
 	-$(LOCAL)/footfall.sh status

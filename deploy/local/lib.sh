@@ -188,12 +188,13 @@ already_running() {
   (( rc == 0 )) || die "pid $(read_pid "$1") is running but not answering on $2 (see logs; '$SERVICE.sh stop' then start again)"
 }
 
-# status_line NAME PIDFILE DETAIL : one line for `status`; returns 0 if running.
+# status_line NAME PIDFILE DETAIL [STOPPED_DETAIL] : one line for `status`;
+# returns 0 if running.
 status_line() {
   if pid_alive "$2"; then
     printf '%-10s running  pid %-7s %s\n' "$1" "$(read_pid "$2")" "$3"
   else
-    printf '%-10s stopped\n' "$1"
+    printf '%-10s stopped%s\n' "$1" "${4:+              $4}"
     return 1
   fi
 }
