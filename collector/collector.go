@@ -4,22 +4,21 @@ import (
 	"context"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 
-	"github.com/IBM/sarama"
 	"github.com/gin-gonic/gin"
 
+	"github.com/footfall/footfall/internal/kafka"
 	"github.com/footfall/footfall/internal/server"
 )
 
 // Deps are what the collector is given rather than builds.
 type Deps struct {
-	Producer sarama.SyncProducer
-	Ops      *server.Ops
-	Log      *slog.Logger
-	Beacon   []byte // the built footfall.js
-	Demo     fs.FS  // the demo shop's files; nil disables /demo/
+	Publisher kafka.Publisher
+	Ops       *server.Ops
+	Log       *slog.Logger
+	Beacon    []byte // the built footfall.js
+	Demo      fs.FS  // the demo shop's files; nil disables /demo/
 }
 
 // Collector serves POST /v1/batch, the beacon and the demo shop.
@@ -36,11 +35,6 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		return nil, err
 	}
 	c := &Collector{cfg: cfg, deps: deps, m: newMetrics(deps.Ops.Registry())}
-	// Ready only while Kafka answers: a collector that cannot store events
-	// should get none (its producer says, when it can tell).
-	if p, ok := deps.Producer.(interface{ Ready(context.Context) error }); ok {
-		deps.Ops.AddCheck("kafka", p.Ready)
-	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.Use(gin.Recovery())
@@ -63,26 +57,20 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		})
 		e.GET("/", func(ctx *gin.Context) { ctx.Redirect(http.StatusFound, "/demo/") })
 	}
-	ops := gin.WrapH(deps.Ops.Handler())
-	e.GET("/healthz", ops)
-	e.GET("/readyz", ops)
-	e.GET("/metrics", ops)
 	c.engine = e
 	return c, nil
 }
 
-// Handler is the collector's HTTP handler, for tests and embedding.
+// Handler serves the intake, the beacon and the demo shop; the process
+// serves it beside the operational endpoints.
 func (c *Collector) Handler() http.Handler { return c.engine }
 
-// Run serves until ctx ends: readiness turns 503, intake stops and requests
-// in flight finish (each has its Kafka answer before it returns). The caller
-// closes the producer afterwards.
-func (c *Collector) Run(ctx context.Context, ready func(net.Addr)) error {
-	go func() {
-		<-ctx.Done()
-		c.deps.Ops.Drain()
-	}()
-	return server.Run(ctx, c.deps.Log, c.cfg.Addr, c.engine, c.cfg.Grace, ready)
+// Run has nothing to do beside the handler: each request holds its own
+// Kafka answer, and the process stops the listener (requests in flight
+// finish) before it closes the producer.
+func (c *Collector) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
 }
 
 // cors lets any shop's pages post events. Credentials are never allowed:

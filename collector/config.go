@@ -4,11 +4,9 @@
 package collector
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/event"
@@ -16,7 +14,6 @@ import (
 
 // Config is the collector's configuration.
 type Config struct {
-	Addr string
 	// Sites maps write keys to site ids. Write keys come from the
 	// environment (FOOTFALL_SITES), never from the repository.
 	Sites Sites
@@ -31,14 +28,13 @@ type Config struct {
 	// DemoSite, when set, serves the demo shop for that site under /demo/.
 	DemoSite      string
 	PromotionsURL string
-	TopicPrefix   string
-	Grace         time.Duration
+	// TopicPrefix is the Kafka topic prefix (--kafka-topic-prefix).
+	TopicPrefix string
 }
 
 // DefaultConfig is what a laptop needs.
 func DefaultConfig() Config {
 	return Config{
-		Addr:            "127.0.0.1:8080",
 		Sites:           Sites{},
 		IdentitySecrets: Secrets{},
 		MaxBodyBytes:    512 << 10,
@@ -46,34 +42,36 @@ func DefaultConfig() Config {
 		Limits:          event.DefaultLimits,
 		PromotionsURL:   "http://127.0.0.1:8081",
 		TopicPrefix:     "footfall",
-		Grace:           10 * time.Second,
 	}
 }
 
 // RegisterFlags binds c to fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Addr, "collector-addr", c.Addr, "collector HTTP listen address")
-	fs.Var(&c.Sites, "sites", "sites as SITE_ID=WRITE_KEY pairs, comma-separated")
-	fs.Var(&c.IdentitySecrets, "identity-secrets", "SITE_ID=SECRET pairs, comma-separated: identify events of these sites must carry props.user_hash, the hex HMAC-SHA256 of user_id under SECRET")
-	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body, compressed or not")
-	fs.IntVar(&c.MaxEvents, "max-batch-events", c.MaxEvents, "most events in one batch")
-	fs.IntVar(&c.Limits.MaxEventBytes, "max-event-bytes", c.Limits.MaxEventBytes, "largest single event")
-	fs.Var(&c.TrustedProxies, "trusted-proxies", "proxy CIDRs whose X-Forwarded-For is believed, comma-separated")
-	fs.StringVar(&c.DemoSite, "demo-site", c.DemoSite, "serve the demo shop under /demo/ for this site id (empty: off)")
-	fs.StringVar(&c.PromotionsURL, "demo-promotions-url", c.PromotionsURL, "promotions API URL the demo shop's browser calls")
+	fs.Var(&c.Sites, "collector-sites", "sites as SITE_ID=WRITE_KEY pairs, comma-separated")
+	fs.Var(&c.IdentitySecrets, "collector-identity-secrets", "SITE_ID=SECRET pairs, comma-separated: identify events of these sites must carry props.user_hash, the hex HMAC-SHA256 of user_id under SECRET")
+	fs.Int64Var(&c.MaxBodyBytes, "collector-max-body-bytes", c.MaxBodyBytes, "largest request body, compressed or not")
+	fs.IntVar(&c.MaxEvents, "collector-max-batch-events", c.MaxEvents, "most events in one batch")
+	fs.IntVar(&c.Limits.MaxEventBytes, "collector-max-event-bytes", c.Limits.MaxEventBytes, "largest single event")
+	fs.Var(&c.TrustedProxies, "collector-trusted-proxies", "proxy CIDRs whose X-Forwarded-For is believed, comma-separated")
+	fs.StringVar(&c.DemoSite, "collector-demo-site", c.DemoSite, "serve the demo shop under /demo/ for this site id (empty: off)")
+	fs.StringVar(&c.PromotionsURL, "collector-demo-promotions-url", c.PromotionsURL, "promotions API URL the demo shop's browser calls")
 }
 
-// Validate reports a setting that cannot work.
+// Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
-	if c.MaxBodyBytes < 1024 || c.MaxEvents < 1 || c.Limits.MaxEventBytes < 256 {
-		return errors.New("max-body-bytes, max-batch-events and max-event-bytes are too small")
-	}
-	if c.DemoSite != "" && c.Sites.KeyOf(c.DemoSite) == "" {
-		return fmt.Errorf("demo-site %q is not among --sites", c.DemoSite)
+	switch {
+	case c.MaxBodyBytes < 1024:
+		return config.Invalid("collector-max-body-bytes", c.MaxBodyBytes, "at least 1024")
+	case c.MaxEvents < 1:
+		return config.Invalid("collector-max-batch-events", c.MaxEvents, "at least 1")
+	case c.Limits.MaxEventBytes < 256:
+		return config.Invalid("collector-max-event-bytes", c.Limits.MaxEventBytes, "at least 256")
+	case c.DemoSite != "" && c.Sites.KeyOf(c.DemoSite) == "":
+		return config.Invalid("collector-demo-site", c.DemoSite, "a site id of --collector-sites")
 	}
 	for site := range c.IdentitySecrets {
 		if c.Sites.KeyOf(site) == "" {
-			return fmt.Errorf("identity-secrets: site %q is not among --sites", site)
+			return config.Invalid("collector-identity-secrets", site+"=…", "sites of --collector-sites only")
 		}
 	}
 	return nil

@@ -11,10 +11,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/gin-gonic/gin"
 
 	"github.com/footfall/footfall/internal/event"
+	"github.com/footfall/footfall/internal/kafka"
 )
 
 // maxInflation bounds how far a gzip body may expand, so a small
@@ -73,7 +73,7 @@ func (c *Collector) serveBatch(ctx *gin.Context) {
 
 	ip, ag := truncateIP(ctx.ClientIP()), parseAgent(ctx.Request.UserAgent())
 	received := now.UnixMilli()
-	msgs := make([]*sarama.ProducerMessage, 0, len(b.Events))
+	recs := make([]kafka.Record, 0, len(b.Events))
 	var rejected []event.Rejection
 	types := make([]event.Type, 0, len(b.Events))
 	for i, raw := range b.Events {
@@ -84,34 +84,25 @@ func (c *Collector) serveBatch(ctx *gin.Context) {
 		if rej != nil {
 			rej.Index = i
 			rejected = append(rejected, *rej)
-			msgs = append(msgs, c.invalidMessage(site, received, raw, rej))
+			recs = append(recs, c.invalidRecord(site, received, raw, rej))
 			continue
 		}
 		e.SiteID, e.ReceivedAt, e.IP, e.UserAgent = site, received, ip, ctx.Request.UserAgent()
 		e.Bot, e.Browser, e.OS, e.Device = ag.Bot, ag.Browser, ag.OS, ag.Device
-		if e.Type == event.Search {
-			e.SearchKeyword, e.Date = e.Search.Keyword, e.TS
-			if e.Page != nil {
-				e.PageURL = e.Page.URL
-			}
-		}
+		event.Derive(e)
 		value, err := json.Marshal(e)
 		if err != nil { // unreachable for a decoded event; counted if not
 			rejected = append(rejected, event.Rejection{Index: i, ID: e.ID, Reason: event.ReasonInvalidField, Detail: err.Error()})
 			continue
 		}
-		msgs = append(msgs, &sarama.ProducerMessage{
-			Topic: event.Topic(c.cfg.TopicPrefix, e.Type),
-			Key:   sarama.StringEncoder(e.Key()),
-			Value: sarama.ByteEncoder(value),
-		})
+		recs = append(recs, kafka.Record{Topic: event.Topic(c.cfg.TopicPrefix, e.Type), Key: []byte(e.Key()), Value: value})
 		types = append(types, e.Type)
 	}
 
 	start := time.Now()
-	if err := c.deps.Producer.SendMessages(msgs); err != nil {
+	if err := c.deps.Publisher.Publish(ctx, recs); err != nil {
 		c.m.kafkaErrors.Inc()
-		c.deps.Log.Error("kafka did not acknowledge batch", "events", len(msgs), "err", err)
+		c.deps.Log.Error("kafka did not acknowledge batch", "records", len(recs), "err", err)
 		ctx.Header("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
 		c.answer(ctx, http.StatusServiceUnavailable, batchResponse{Error: "kafka_unavailable", Detail: "events were not stored; retry"})
 		return
@@ -190,7 +181,7 @@ func (c *Collector) readBody(r *http.Request) ([]byte, int, event.Reason, string
 	}
 }
 
-func (c *Collector) invalidMessage(site string, received int64, raw json.RawMessage, rej *event.Rejection) *sarama.ProducerMessage {
+func (c *Collector) invalidRecord(site string, received int64, raw json.RawMessage, rej *event.Rejection) kafka.Record {
 	rec := invalidRecord{Reason: rej.Reason, Detail: rej.Detail, SiteID: site, ReceivedAt: received}
 	if len(raw) > c.cfg.Limits.MaxEventBytes {
 		raw = raw[:c.cfg.Limits.MaxEventBytes]
@@ -201,7 +192,7 @@ func (c *Collector) invalidMessage(site string, received int64, raw json.RawMess
 		rec.RawText = string(raw)
 	}
 	value, _ := json.Marshal(rec) // only strings and valid JSON: cannot fail
-	return &sarama.ProducerMessage{Topic: event.InvalidTopic(c.cfg.TopicPrefix), Key: sarama.StringEncoder(site), Value: sarama.ByteEncoder(value)}
+	return kafka.Record{Topic: event.InvalidTopic(c.cfg.TopicPrefix), Key: []byte(site), Value: value}
 }
 
 func (c *Collector) fail(ctx *gin.Context, status int, reason event.Reason, detail string) {

@@ -11,15 +11,15 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
 	"github.com/footfall/footfall/internal/server"
@@ -27,7 +27,6 @@ import (
 
 // Config is the enricher's configuration.
 type Config struct {
-	Addr           string
 	Group          string
 	Batch          kafka.BatchPolicy
 	SearchWeight   float64
@@ -40,7 +39,6 @@ type Config struct {
 // DefaultConfig favours latency: small batches, written within 50 ms.
 func DefaultConfig() Config {
 	return Config{
-		Addr:           "127.0.0.1:8082",
 		Group:          "footfall-enricher",
 		Batch:          kafka.BatchPolicy{Count: 1000, Bytes: 4 << 20, Age: 50 * time.Millisecond},
 		SearchWeight:   10,
@@ -53,26 +51,45 @@ func DefaultConfig() Config {
 
 // RegisterFlags binds c to fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Addr, "enricher-addr", c.Addr, "enricher health and metrics listen address")
 	fs.StringVar(&c.Group, "enricher-group", c.Group, "enricher consumer group id")
 	c.Batch.RegisterFlags(fs, "enricher")
-	fs.Float64Var(&c.SearchWeight, "search-weight", c.SearchWeight, "score a matching search adds to a promotion")
-	fs.Float64Var(&c.ClickWeight, "click-weight", c.ClickWeight, "score a click on a promotion's page adds")
-	fs.DurationVar(&c.ScoreTTL, "score-ttl", c.ScoreTTL, "how long a user's interest lasts after their last matching event")
-	fs.DurationVar(&c.CatalogRefresh, "catalog-refresh", c.CatalogRefresh, "how often the promotions catalog is reloaded")
-	fs.DurationVar(&c.DedupWindow, "dedup-window", c.DedupWindow, "how long event ids are remembered to drop resends")
+	fs.Float64Var(&c.SearchWeight, "enricher-search-weight", c.SearchWeight, "score a matching search adds to a promotion")
+	fs.Float64Var(&c.ClickWeight, "enricher-click-weight", c.ClickWeight, "score a click on a promotion's page adds")
+	fs.DurationVar(&c.ScoreTTL, "enricher-score-ttl", c.ScoreTTL, "how long a user's interest lasts after their last matching event")
+	fs.DurationVar(&c.CatalogRefresh, "enricher-catalog-refresh", c.CatalogRefresh, "how often the promotions catalog is reloaded")
+	fs.DurationVar(&c.DedupWindow, "enricher-dedup-window", c.DedupWindow, "how long event ids are remembered to drop resends")
 }
 
-// Validate reports a setting that cannot work.
+// Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
-	if err := c.Batch.Validate(); err != nil {
-		return err
+	switch {
+	case c.Group == "":
+		return config.Invalid("enricher-group", `""`, "a consumer group id")
+	case c.ScoreTTL <= 0:
+		return config.Invalid("enricher-score-ttl", c.ScoreTTL, "a positive duration")
+	case c.CatalogRefresh <= 0:
+		return config.Invalid("enricher-catalog-refresh", c.CatalogRefresh, "a positive duration")
+	case c.DedupWindow <= 0:
+		return config.Invalid("enricher-dedup-window", c.DedupWindow, "a positive duration")
 	}
-	if c.ScoreTTL <= 0 || c.CatalogRefresh <= 0 || c.DedupWindow <= 0 {
-		return errors.New("score-ttl, catalog-refresh and dedup-window must be positive")
-	}
-	return nil
+	return c.Batch.Validate("enricher")
 }
+
+// Deps are what the enricher is given.
+type Deps struct {
+	Kafka kafka.Config
+	Pool  *pgxpool.Pool
+	// DeadLetters publishes the records the enricher can never apply.
+	DeadLetters kafka.Publisher
+	Ops         *server.Ops
+	Log         *slog.Logger
+	// Grace bounds the last write as the enricher stops.
+	Grace time.Duration
+}
+
+// Types are the event types the enricher reads: the ones that say what a
+// visitor is interested in, and identify, which links devices to users.
+var Types = []event.Type{event.Search, event.Click, event.Identify}
 
 // Enricher is a consumer-group member keeping user_promotions current.
 type Enricher struct {
@@ -80,51 +97,42 @@ type Enricher struct {
 	store   *store
 	catalog *catalog
 	group   *kafka.Group
-	ops     *server.Ops
 	log     *slog.Logger
 	m       *metrics
 	now     func() time.Time
 }
 
-// New builds an Enricher reading searches, clicks and identifies.
-func New(cfg Config, kc kafka.Config, pool *pgxpool.Pool, ops *server.Ops, log *slog.Logger) (*Enricher, error) {
+// New builds an Enricher reading Types.
+func New(cfg Config, d Deps) (*Enricher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	e := &Enricher{
 		cfg:     cfg,
-		store:   &store{pool: pool, group: cfg.Group},
-		catalog: &catalog{pool: pool, ttl: cfg.CatalogRefresh},
-		ops:     ops, log: log, m: newMetrics(ops.Registry()), now: time.Now,
+		store:   &store{pool: d.Pool, group: cfg.Group},
+		catalog: &catalog{pool: d.Pool, ttl: cfg.CatalogRefresh},
+		log:     d.Log, m: newMetrics(d.Ops.Registry()), now: time.Now,
 	}
-	topics := []string{event.Topic(kc.TopicPrefix, event.Search), event.Topic(kc.TopicPrefix, event.Click), event.Topic(kc.TopicPrefix, event.Identify)}
-	g, err := kafka.NewGroup(kc, kafka.GroupConfig{Group: cfg.Group, Topics: topics, Batch: cfg.Batch}, e, log, ops.Registry())
+	topics := make([]string, len(Types))
+	for i, t := range Types {
+		topics[i] = event.Topic(d.Kafka.TopicPrefix, t)
+	}
+	g, err := kafka.NewGroup(d.Kafka, kafka.GroupConfig{
+		Group: cfg.Group, Topics: topics, Batch: cfg.Batch,
+		DeadLetterTopic: event.DeadTopic(d.Kafka.TopicPrefix), Grace: d.Grace,
+	}, e, d.DeadLetters, d.Log, d.Ops.Registry())
 	if err != nil {
 		return nil, err
 	}
 	e.group = g
-	ops.AddCheck("kafka", g.Ready)
-	ops.AddCheck("postgres", pool.Ping)
+	d.Ops.AddCheck("consumer-group", g.Ready)
 	return e, nil
 }
 
-// Run consumes until ctx ends, serving health and metrics beside, and
-// forgets old event ids once an hour.
-func (e *Enricher) Run(ctx context.Context, ready func(net.Addr)) error {
-	errc := make(chan error, 1)
-	hctx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
-	go func() { errc <- server.Run(hctx, e.log, e.cfg.Addr, e.ops.Handler(), 5*time.Second, ready) }()
+// Run consumes until ctx ends, and forgets old event ids once an hour.
+func (e *Enricher) Run(ctx context.Context) error {
 	go e.prune(ctx)
-	go func() {
-		<-ctx.Done()
-		e.ops.Drain()
-	}()
-	err := e.group.Run(ctx)
-	stopHTTP()
-	if herr := <-errc; err == nil {
-		err = herr
-	}
-	return err
+	return e.group.Run(ctx)
 }
 
 func (e *Enricher) prune(ctx context.Context) {
@@ -150,49 +158,65 @@ func (e *Enricher) NextOffsets(ctx context.Context, topic string) (map[int32]int
 	return e.store.nextOffsets(ctx, topic)
 }
 
+// SkipRecords implements kafka.OffsetStore: records sent to the dead-letter
+// topic are consumed, so the stored offsets move past them.
+func (e *Enricher) SkipRecords(ctx context.Context, recs []kafka.Record) error {
+	next := map[partitionKey]int64{}
+	for _, r := range recs {
+		k := partitionKey{r.Topic, r.Partition}
+		next[k] = max(next[k], r.Offset+1)
+	}
+	return pgx.BeginFunc(ctx, e.store.pool, func(tx pgx.Tx) error { return e.store.saveOffsets(ctx, tx, next) })
+}
+
 var (
 	_ kafka.BatchHandler = (*Enricher)(nil)
 	_ kafka.OffsetStore  = (*Enricher)(nil)
 )
 
-// HandleBatch applies a batch in one transaction.
-func (e *Enricher) HandleBatch(ctx context.Context, msgs []*sarama.ConsumerMessage) error {
+// HandleBatch applies a batch in one transaction. A value PostgreSQL
+// refuses (a data exception such as an id that is no UUID) is permanent:
+// the group isolates the record and dead-letters it; anything else (the
+// database is down) is retried.
+func (e *Enricher) HandleBatch(ctx context.Context, recs []kafka.Record) error {
 	promos, err := e.catalog.get(ctx, e.now())
 	if err != nil {
 		return err
 	}
-	tx, err := e.store.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+	err = pgx.BeginFunc(ctx, e.store.pool, func(tx pgx.Tx) error { return e.apply(ctx, tx, promos, recs) })
+	if refused(err) {
+		return kafka.Permanent(err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-	if err := e.apply(ctx, tx, promos, msgs); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return err
 }
 
-func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]promotion, msgs []*sarama.ConsumerMessage) error {
+// refused reports an error PostgreSQL raised over the values it was given
+// (SQLSTATE class 22, data exception): retrying the same values cannot help.
+func refused(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22")
+}
+
+func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]promotion, recs []kafka.Record) error {
 	stored, err := e.store.lockOffsets(ctx, tx)
 	if err != nil {
 		return err
 	}
 	next := map[partitionKey]int64{}
 	var events []*event.Event
-	for _, m := range msgs {
-		k := partitionKey{m.Topic, m.Partition}
-		if off, ok := stored[k]; ok && m.Offset < off {
+	for i, r := range recs {
+		k := partitionKey{r.Topic, r.Partition}
+		if off, ok := stored[k]; ok && r.Offset < off {
 			e.m.skipped.WithLabelValues("already_applied").Inc()
 			continue
 		}
-		next[k] = max(next[k], m.Offset+1)
+		next[k] = max(next[k], r.Offset+1)
 		var ev event.Event
-		if err := json.Unmarshal(m.Value, &ev); err != nil || ev.ID == "" || ev.SiteID == "" {
-			e.m.skipped.WithLabelValues("undecodable").Inc()
-			continue
+		if err := json.Unmarshal(r.Value, &ev); err != nil {
+			return &kafka.RecordError{Index: i, Err: fmt.Errorf("not an event: %w", err)}
+		}
+		if ev.ID == "" || ev.SiteID == "" {
+			return &kafka.RecordError{Index: i, Err: errors.New("event without id or site_id")}
 		}
 		events = append(events, &ev)
 	}

@@ -2,14 +2,17 @@ package loader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/footfall/footfall/internal/clickhouse"
 	"github.com/footfall/footfall/internal/event"
+	"github.com/footfall/footfall/internal/kafka"
 )
 
 // columns of the events table, in the order row fills them. ClickHouse 18
@@ -29,33 +32,56 @@ var columns = []string{
 
 // ClickHouse writes batches into the events table.
 type ClickHouse struct {
-	conn   driver.Conn
+	client *clickhouse.Client
 	insert string
 }
 
 var _ Sink = (*ClickHouse)(nil)
 
-// NewClickHouse returns a sink over conn, whose database holds events.
-func NewClickHouse(conn driver.Conn) *ClickHouse {
-	return &ClickHouse{conn: conn, insert: "INSERT INTO events (" + strings.Join(columns, ", ") + ")"}
+// NewClickHouse returns a sink over client, whose database holds events.
+func NewClickHouse(client *clickhouse.Client) *ClickHouse {
+	return &ClickHouse{client: client, insert: "INSERT INTO events (" + strings.Join(columns, ", ") + ")"}
 }
 
-// Write inserts events as one block.
+// Write inserts events as one block. A row the driver cannot encode for
+// its column is a *RowError; ClickHouse refusing the values of the block
+// is permanent too (the group splits the batch to find the row); anything
+// else, such as ClickHouse being down, is worth retrying.
 func (c *ClickHouse) Write(ctx context.Context, events []*event.Event) error {
-	b, err := c.conn.PrepareBatch(ctx, c.insert)
+	conn, err := c.client.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := conn.PrepareBatch(ctx, c.insert)
 	if err != nil {
 		return fmt.Errorf("prepare insert into events: %w", err)
 	}
-	for _, e := range events {
+	for i, e := range events {
 		if err := b.Append(row(e)...); err != nil {
 			_ = b.Abort()
-			return fmt.Errorf("append event %s: %w", e.ID, err)
+			return &RowError{Row: i, Err: fmt.Errorf("event %s: %w", e.ID, err)}
 		}
 	}
 	if err := b.Send(); err != nil {
-		return fmt.Errorf("insert %d rows into events: %w", len(events), err)
+		err = fmt.Errorf("insert %d rows into events: %w", len(events), err)
+		if refused(err) {
+			return kafka.Permanent(err)
+		}
+		return err
 	}
 	return nil
+}
+
+// refusedCodes are ClickHouse's errors about the values of an insert, as
+// opposed to the server's state (too many parts, memory, a missing table):
+// retrying the same values cannot cure them.
+var refusedCodes = map[int32]bool{
+	6: true, 27: true, 38: true, 41: true, 53: true, 69: true, 70: true, 72: true, 131: true,
+}
+
+func refused(err error) bool {
+	var ex *ch.Exception
+	return errors.As(err, &ex) && refusedCodes[ex.Code]
 }
 
 // eventTime is the client's time unless the client's clock is clearly

@@ -7,15 +7,15 @@ package loader
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
 	"github.com/footfall/footfall/internal/server"
@@ -23,7 +23,6 @@ import (
 
 // Config is the loader's configuration.
 type Config struct {
-	Addr  string
 	Group string
 	Batch kafka.BatchPolicy
 }
@@ -31,7 +30,6 @@ type Config struct {
 // DefaultConfig batches big: ClickHouse wants few large inserts.
 func DefaultConfig() Config {
 	return Config{
-		Addr:  "127.0.0.1:8083",
 		Group: "footfall-loader",
 		Batch: kafka.BatchPolicy{Count: 10000, Bytes: 16 << 20, Age: time.Second},
 	}
@@ -39,17 +37,44 @@ func DefaultConfig() Config {
 
 // RegisterFlags binds c to fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Addr, "loader-addr", c.Addr, "loader health and metrics listen address")
 	fs.StringVar(&c.Group, "loader-group", c.Group, "loader consumer group id")
 	c.Batch.RegisterFlags(fs, "loader")
 }
 
-// Validate reports a setting that cannot work.
-func (c Config) Validate() error { return c.Batch.Validate() }
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	if c.Group == "" {
+		return config.Invalid("loader-group", `""`, "a consumer group id")
+	}
+	return c.Batch.Validate("loader")
+}
 
-// Sink is where batches of events go.
+// Sink is where batches of events go. An error that a *RowError wraps
+// names the one event that can never be written.
 type Sink interface {
 	Write(ctx context.Context, events []*event.Event) error
+}
+
+// RowError is a sink's word that events[Row] can never be written and that
+// nothing of the batch was.
+type RowError struct {
+	Row int
+	Err error
+}
+
+func (e *RowError) Error() string { return fmt.Sprintf("row %d: %v", e.Row, e.Err) }
+func (e *RowError) Unwrap() error { return e.Err }
+
+// Deps are what the loader is given.
+type Deps struct {
+	Kafka kafka.Config
+	Sink  Sink
+	// DeadLetters publishes the records that can never load.
+	DeadLetters kafka.Publisher
+	Ops         *server.Ops
+	Log         *slog.Logger
+	// Grace bounds the last write as the loader stops.
+	Grace time.Duration
 }
 
 // Loader is a consumer-group member feeding a Sink.
@@ -57,71 +82,61 @@ type Loader struct {
 	cfg   Config
 	sink  Sink
 	log   *slog.Logger
-	ops   *server.Ops
 	group *kafka.Group
 	m     *metrics
 }
 
-// New builds a Loader reading every event topic under kc's prefix.
-func New(cfg Config, kc kafka.Config, sink Sink, ops *server.Ops, log *slog.Logger) (*Loader, error) {
+// New builds a Loader reading every event topic under the Kafka prefix.
+func New(cfg Config, d Deps) (*Loader, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	l := &Loader{cfg: cfg, sink: sink, log: log, ops: ops, m: newMetrics(ops.Registry())}
-	topics := make([]string, 0, len(event.Types))
-	for _, t := range event.Types {
-		topics = append(topics, event.Topic(kc.TopicPrefix, t))
-	}
-	g, err := kafka.NewGroup(kc, kafka.GroupConfig{Group: cfg.Group, Topics: topics, Batch: cfg.Batch}, l, log, ops.Registry())
+	l := &Loader{cfg: cfg, sink: d.Sink, log: d.Log, m: newMetrics(d.Ops.Registry())}
+	g, err := kafka.NewGroup(d.Kafka, kafka.GroupConfig{
+		Group: cfg.Group, Topics: event.EventTopics(d.Kafka.TopicPrefix), Batch: cfg.Batch,
+		DeadLetterTopic: event.DeadTopic(d.Kafka.TopicPrefix), Grace: d.Grace,
+	}, l, d.DeadLetters, d.Log, d.Ops.Registry())
 	if err != nil {
 		return nil, err
 	}
 	l.group = g
-	ops.AddCheck("kafka", g.Ready)
+	d.Ops.AddCheck("consumer-group", g.Ready)
 	return l, nil
 }
 
-// Run consumes until ctx ends, serving health and metrics beside.
-func (l *Loader) Run(ctx context.Context, ready func(net.Addr)) error {
-	errc := make(chan error, 1)
-	hctx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
-	go func() { errc <- server.Run(hctx, l.log, l.cfg.Addr, l.ops.Handler(), 5*time.Second, ready) }()
-	go func() {
-		<-ctx.Done()
-		l.ops.Drain()
-	}()
-	err := l.group.Run(ctx)
-	stopHTTP() // metrics and health last
-	if herr := <-errc; err == nil {
-		err = herr
-	}
-	return err
-}
+// Run consumes until ctx ends.
+func (l *Loader) Run(ctx context.Context) error { return l.group.Run(ctx) }
 
-// HandleBatch decodes, deduplicates by id within the batch and writes.
-// A message that is not an event can never load; it is counted and
-// skipped rather than allowed to stall the partition.
-func (l *Loader) HandleBatch(ctx context.Context, msgs []*sarama.ConsumerMessage) error {
-	seen := make(map[string]bool, len(msgs))
-	events := make([]*event.Event, 0, len(msgs))
-	for _, m := range msgs {
+// HandleBatch decodes, deduplicates by id within the batch and writes. A
+// record that is not an event, or a row the sink can never write, is
+// handed back to the group by index to be dead-lettered.
+func (l *Loader) HandleBatch(ctx context.Context, recs []kafka.Record) error {
+	seen := make(map[string]bool, len(recs))
+	events := make([]*event.Event, 0, len(recs))
+	from := make([]int, 0, len(recs)) // events[i] came from recs[from[i]]
+	for i, r := range recs {
 		var e event.Event
-		if err := json.Unmarshal(m.Value, &e); err != nil || e.ID == "" {
-			l.m.skipped.WithLabelValues("undecodable").Inc()
-			l.log.Warn("skip undecodable message", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset)
-			continue
+		if err := json.Unmarshal(r.Value, &e); err != nil {
+			return &kafka.RecordError{Index: i, Err: fmt.Errorf("not an event: %w", err)}
+		}
+		if e.ID == "" {
+			return &kafka.RecordError{Index: i, Err: errors.New("event without id")}
 		}
 		if seen[e.ID] {
 			l.m.skipped.WithLabelValues("duplicate_in_batch").Inc()
 			continue
 		}
 		seen[e.ID] = true
-		events = append(events, &e)
+		events, from = append(events, &e), append(from, i)
 	}
 	if len(events) == 0 {
 		return nil
 	}
 	if err := l.sink.Write(ctx, events); err != nil {
+		var re *RowError
+		if errors.As(err, &re) && re.Row >= 0 && re.Row < len(from) {
+			return &kafka.RecordError{Index: from[re.Row], Err: re.Err}
+		}
 		return fmt.Errorf("write %d events: %w", len(events), err)
 	}
 	l.m.loaded.Add(float64(len(events)))

@@ -5,10 +5,9 @@ package promotions
 
 import (
 	"context"
-	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,34 +16,38 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/server"
 )
 
 // Config is the promotions API's configuration.
 type Config struct {
-	Addr         string
 	DefaultLimit int
 	MaxLimit     int
 	Timeout      time.Duration
-	Grace        time.Duration
 }
 
 // DefaultConfig answers a homepage in one small query.
 func DefaultConfig() Config {
-	return Config{Addr: "127.0.0.1:8081", DefaultLimit: 5, MaxLimit: 50, Timeout: 2 * time.Second, Grace: 10 * time.Second}
+	return Config{DefaultLimit: 5, MaxLimit: 50, Timeout: 2 * time.Second}
 }
 
 // RegisterFlags binds c to fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Addr, "promotions-addr", c.Addr, "promotions API listen address")
 	fs.IntVar(&c.DefaultLimit, "promotions-limit", c.DefaultLimit, "promotions returned when the request gives no limit")
 	fs.IntVar(&c.MaxLimit, "promotions-max-limit", c.MaxLimit, "largest limit a request may ask for")
+	fs.DurationVar(&c.Timeout, "promotions-timeout", c.Timeout, "longest a request may wait for PostgreSQL")
 }
 
-// Validate reports a setting that cannot work.
+// Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
-	if c.DefaultLimit < 1 || c.MaxLimit < c.DefaultLimit {
-		return errors.New("promotions-limit must be at least 1 and at most promotions-max-limit")
+	switch {
+	case c.DefaultLimit < 1:
+		return config.Invalid("promotions-limit", c.DefaultLimit, "at least 1")
+	case c.MaxLimit < c.DefaultLimit:
+		return config.Invalid("promotions-max-limit", c.MaxLimit, fmt.Sprintf("at least --promotions-limit (%d)", c.DefaultLimit))
+	case c.Timeout <= 0:
+		return config.Invalid("promotions-timeout", c.Timeout, "a positive duration")
 	}
 	return nil
 }
@@ -70,7 +73,6 @@ type Response struct {
 type API struct {
 	cfg    Config
 	pool   *pgxpool.Pool
-	ops    *server.Ops
 	log    *slog.Logger
 	engine *gin.Engine
 	m      *metrics
@@ -82,30 +84,24 @@ func New(cfg Config, pool *pgxpool.Pool, ops *server.Ops, log *slog.Logger) (*AP
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &API{cfg: cfg, pool: pool, ops: ops, log: log, m: newMetrics(ops.Registry())}
-	ops.AddCheck("postgres", pool.Ping)
+	a := &API{cfg: cfg, pool: pool, log: log, m: newMetrics(ops.Registry())}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.Use(gin.Recovery())
 	e.GET("/v1/promotions", a.serve)
-	h := gin.WrapH(ops.Handler())
-	e.GET("/healthz", h)
-	e.GET("/readyz", h)
-	e.GET("/metrics", h)
 	a.engine = e
 	return a, nil
 }
 
-// Handler is the API's HTTP handler.
+// Handler is the API's HTTP handler; the process serves it beside the
+// operational endpoints.
 func (a *API) Handler() http.Handler { return a.engine }
 
-// Run serves until ctx ends.
-func (a *API) Run(ctx context.Context, ready func(net.Addr)) error {
-	go func() {
-		<-ctx.Done()
-		a.ops.Drain()
-	}()
-	return server.Run(ctx, a.log, a.cfg.Addr, a.engine, a.cfg.Grace, ready)
+// Run has nothing to do beside the handler: the process stops the listener
+// before it closes the pool.
+func (a *API) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
 }
 
 func (a *API) serve(c *gin.Context) {

@@ -10,28 +10,55 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
 
+	"github.com/footfall/footfall/collector"
+	"github.com/footfall/footfall/enricher"
+	"github.com/footfall/footfall/internal/app"
 	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/logging"
+	"github.com/footfall/footfall/loader"
+	"github.com/footfall/footfall/promotions"
 )
+
+// modules is every service, in the order `footfall all` builds them. A new
+// service is one package with a Module and one line here.
+var modules = []app.Module{
+	collector.Module(),
+	promotions.Module(),
+	enricher.Module(),
+	loader.Module(),
+}
 
 // command is one subcommand: setup registers its flags and returns what to
 // run once they are parsed.
 type command struct {
+	name    string
 	summary string
 	setup   func(fs *flag.FlagSet) func(ctx context.Context, log *slog.Logger) error
 }
 
-var commands = map[string]command{
-	"collector":  {"HTTP intake: POST /v1/batch to Kafka; serves /footfall.js and the demo shop", setupCollector},
-	"enricher":   {"consumer group: searches and clicks to user promotions in PostgreSQL", setupEnricher},
-	"loader":     {"consumer group: every event into ClickHouse", setupLoader},
-	"promotions": {"HTTP API: GET /v1/promotions?site=&user=", setupPromotions},
-	"all":        {"the four services above in one process (a laptop, the demo)", setupAll},
-	"migrate":    {"apply PostgreSQL and ClickHouse migrations and create the Kafka topics", setupMigrate},
-	"seed-demo":  {"load the demo shop's promotions catalog into PostgreSQL", setupSeedDemo},
+// commands is every service on its own, all of them, and the tasks.
+func commands() []command {
+	var out []command
+	for _, m := range modules {
+		out = append(out, command{m.Name, m.Summary, serve(m)})
+	}
+	return append(out,
+		command{"all", "every service above in one process (a laptop, the demo)", serve(modules...)},
+		command{"migrate", "apply PostgreSQL and ClickHouse migrations and create the Kafka topics", setupMigrate},
+		command{"seed-demo", "load the demo shop's promotions catalog into PostgreSQL", setupSeedDemo},
+		command{"ports", "print each service's name and default port, one per line (for scripts)", setupPorts},
+	)
+}
+
+// serve runs modules in one process.
+func serve(mods ...app.Module) func(fs *flag.FlagSet) func(context.Context, *slog.Logger) error {
+	return func(fs *flag.FlagSet) func(context.Context, *slog.Logger) error {
+		p := app.New(mods...)
+		p.RegisterFlags(fs)
+		return p.Run
+	}
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
@@ -44,38 +71,47 @@ func run(args []string, stderr io.Writer) int {
 		}
 		return 0
 	}
-	cmd, ok := commands[args[0]]
-	if !ok {
+	var cmd *command
+	for _, c := range commands() {
+		if c.name == args[0] {
+			cmd = &c
+		}
+	}
+	if cmd == nil {
 		fmt.Fprintf(stderr, "footfall: unknown command %q\n\n", args[0])
 		usage(stderr)
 		return 2
 	}
-	fs := flag.NewFlagSet("footfall "+args[0], flag.ContinueOnError)
+	fs := flag.NewFlagSet("footfall "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	logFormat := fs.String("log-format", "auto", "log format: json, text or auto (text on a terminal)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	runCmd := cmd.setup(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: footfall %s [flags]\n\n%s.\nEvery flag can also be set as FOOTFALL_<FLAG>, e.g. --kafka-brokers as FOOTFALL_KAFKA_BROKERS; the flag wins.\n\n", args[0], cmd.summary)
+		fmt.Fprintf(stderr, "Usage: footfall %s [flags]\n\n%s.\nEvery flag can also be set as FOOTFALL_<FLAG>, e.g. --kafka-brokers as FOOTFALL_KAFKA_BROKERS; the flag wins.\n\n", cmd.name, cmd.summary)
 		fs.PrintDefaults()
 	}
 	if err := config.Parse(fs, args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintf(stderr, "footfall %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "footfall %s: %v\n", cmd.name, err)
 		return 2
 	}
 	log, err := logging.New(os.Stderr, *logFormat, *logLevel)
 	if err != nil {
-		fmt.Fprintf(stderr, "footfall %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "footfall %s: %v\n", cmd.name, err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go forceExitOnSecondSignal(ctx, log)
 	if err := runCmd(ctx, log); err != nil {
-		log.Error("exit", "command", args[0], "err", err)
+		log.Error("exit", "command", cmd.name, "err", err)
+		var invalid *config.InvalidError
+		if errors.As(err, &invalid) {
+			return 2
+		}
 		return 1
 	}
 	return 0
@@ -91,15 +127,23 @@ func forceExitOnSecondSignal(ctx context.Context, log *slog.Logger) {
 	os.Exit(1)
 }
 
+// setupPorts prints the ports declared in the registry, so the local
+// scripts keep no list of their own.
+func setupPorts(*flag.FlagSet) func(context.Context, *slog.Logger) error {
+	return func(context.Context, *slog.Logger) error {
+		for _, m := range modules {
+			if _, err := fmt.Printf("%s %d\n", m.Name, m.Port); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 func usage(w io.Writer) {
 	fmt.Fprint(w, "Footfall: website activity tracking and analytics.\n\nUsage: footfall <command> [flags]\n\nCommands:\n")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-11s %s\n", n, commands[n].summary)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'footfall <command> -h' for its flags.\n")
 }

@@ -14,19 +14,24 @@ import (
 )
 
 func setupMigrate(fs *flag.FlagSet) func(context.Context, *slog.Logger) error {
-	s := newShared(fs, true, true, true)
+	kc, pg, ch := kafka.DefaultConfig(), postgres.DefaultConfig(), clickhouse.DefaultConfig()
+	kc.RegisterFlags(fs)
+	pg.RegisterFlags(fs)
+	ch.RegisterFlags(fs)
 	return func(ctx context.Context, log *slog.Logger) error {
 		log = log.With("component", "migrate")
-		if err := validate(s.kafka.Validate, s.pg.Validate, s.ch.Validate); err != nil {
+		for _, validate := range []func() error{kc.Validate, pg.Validate, ch.Validate} {
+			if err := validate(); err != nil {
+				return err
+			}
+		}
+		if err := migratePostgres(ctx, pg, log); err != nil {
 			return err
 		}
-		if err := migratePostgres(ctx, s.pg, log); err != nil {
+		if err := migrateClickHouse(ctx, ch, log); err != nil {
 			return err
 		}
-		if err := migrateClickHouse(ctx, s.ch, log); err != nil {
-			return err
-		}
-		return kafka.EnsureTopics(s.kafka, log, event.AllTopics(s.kafka.TopicPrefix))
+		return kafka.EnsureTopics(kc, log, event.AllTopics(kc.TopicPrefix))
 	}
 }
 
@@ -72,9 +77,13 @@ func migrateClickHouse(ctx context.Context, c clickhouse.Config, log *slog.Logge
 }
 
 func setupSeedDemo(fs *flag.FlagSet) func(context.Context, *slog.Logger) error {
-	s := newShared(fs, false, true, false)
+	pg := postgres.DefaultConfig()
+	pg.RegisterFlags(fs)
 	return func(ctx context.Context, log *slog.Logger) error {
-		pool, err := postgres.Open(ctx, s.pg)
+		if err := pg.Validate(); err != nil {
+			return err
+		}
+		pool, err := postgres.Open(ctx, pg)
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,9 @@
 #   footfall.sh env      the FOOTFALL_E2E_* exports the end-to-end test reads
 #
 # The demo site's write key is generated once into $DATA_DIR/footfall/demo-write-key
-# (never committed). Ports: FOOTFALL_{COLLECTOR,PROMOTIONS,ENRICHER,LOADER}_PORT.
+# (never committed). The services and their default ports come from the
+# binary's registry (`footfall ports`); FOOTFALL_<SERVICE>_PORT overrides one,
+# e.g. FOOTFALL_COLLECTOR_PORT=18080.
 SERVICE=footfall
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -23,10 +25,6 @@ KEYFILE="$FF_DIR/demo-write-key"
 
 # The services' settings, as the binary reads them (flags fall back to FOOTFALL_*).
 eval "$("$LOCAL_DIR/env.sh")"
-export FOOTFALL_COLLECTOR_ADDR="$HOST:$COLLECTOR_PORT"
-export FOOTFALL_PROMOTIONS_ADDR="$HOST:$PROMOTIONS_PORT"
-export FOOTFALL_ENRICHER_ADDR="$HOST:$ENRICHER_PORT"
-export FOOTFALL_LOADER_ADDR="$HOST:$LOADER_PORT"
 
 do_install() {
   command -v go >/dev/null || die "Go is missing (https://go.dev/dl/); go.mod says which version"
@@ -34,10 +32,28 @@ do_install() {
   (cd "$REPO_ROOT" && go build -o "$BIN" ./cmd/footfall) || die "go build failed"
 }
 
+# load_ports: SERVICES (names, in the registry's order) and PORTS[name],
+# from `footfall ports` and any FOOTFALL_<NAME>_PORT; exports each
+# service's FOOTFALL_<NAME>_ADDR for the binary.
+declare -A PORTS
+SERVICES=()
+load_ports() {
+  [[ -x "$BIN" ]] || do_install
+  local name port var
+  while read -r name port; do
+    var="FOOTFALL_${name^^}_PORT"
+    port="${!var:-$port}"
+    [[ "$port" =~ ^[0-9]{1,5}$ ]] || die "$var must be a port number, got '$port'"
+    SERVICES+=("$name"); PORTS[$name]=$port
+    export "FOOTFALL_${name^^}_ADDR=$HOST:$port"
+  done < <("$BIN" ports)
+  (( ${#SERVICES[@]} > 0 )) || die "'$BIN ports' listed no services"
+}
+
 ready() {
-  local port
-  for port in "$COLLECTOR_PORT" "$PROMOTIONS_PORT" "$ENRICHER_PORT" "$LOADER_PORT"; do
-    curl -fsS -o /dev/null --max-time 2 "http://$HOST:$port/readyz" || return 1
+  local name
+  for name in "${SERVICES[@]}"; do
+    curl -fsS -o /dev/null --max-time 2 "http://$HOST:${PORTS[$name]}/readyz" || return 1
   done
 }
 
@@ -45,7 +61,7 @@ do_start() {
   local sum; sum="$(sha256sum "$BIN" | cut -d' ' -f1)"
   if pid_alive "$PIDFILE"; then
     if [[ "$(cat "$FF_DIR/running.sha256" 2>/dev/null)" == "$sum" ]]; then
-      already_running "$PIDFILE" "$HOST:$COLLECTOR_PORT"; print_urls; return
+      already_running "$PIDFILE" "$HOST:${PORTS[collector]}"; print_urls; return
     fi
     log "the code changed since footfall was started: restarting it"
     stop_pid "$PIDFILE" TERM
@@ -57,11 +73,17 @@ do_start() {
   if [[ ! -s "$KEYFILE" ]]; then
     (umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$KEYFILE")
   fi
-  ensure_ports_free COLLECTOR_PORT PROMOTIONS_PORT ENRICHER_PORT LOADER_PORT
-  log "starting footfall all (collector :$COLLECTOR_PORT, promotions :$PROMOTIONS_PORT, enricher :$ENRICHER_PORT, loader :$LOADER_PORT)"
-  FOOTFALL_SITES="demo=$(cat "$KEYFILE")" \
-  FOOTFALL_DEMO_SITE=demo \
-  FOOTFALL_DEMO_PROMOTIONS_URL="http://$HOST:$PROMOTIONS_PORT" \
+  local name listing=()
+  for name in "${SERVICES[@]}"; do
+    if port_open "${PORTS[$name]}"; then
+      die "port ${PORTS[$name]} ($name) is already in use (by $(port_owner "${PORTS[$name]}" || true)); stop that process, or set FOOTFALL_${name^^}_PORT to another port"
+    fi
+    listing+=("$name :${PORTS[$name]}")
+  done
+  log "starting footfall all ($(IFS=,; echo "${listing[*]}" | sed 's/,/, /g'))"
+  FOOTFALL_COLLECTOR_SITES="demo=$(cat "$KEYFILE")" \
+  FOOTFALL_COLLECTOR_DEMO_SITE=demo \
+  FOOTFALL_COLLECTOR_DEMO_PROMOTIONS_URL="http://$HOST:${PORTS[promotions]}" \
     start_bg "$PIDFILE" "$LOGFILE" "$BIN" all --log-format json
   echo "$sum" >"$FF_DIR/running.sha256"
   local rc=0
@@ -75,11 +97,13 @@ do_start() {
 }
 
 print_urls() {
+  local collector="http://$HOST:${PORTS[collector]}" ports="" name
+  for name in "${SERVICES[@]}"; do ports+="${ports:+,}${PORTS[$name]}"; done
   cat >&2 <<MSG
-[footfall] demo shop      http://$HOST:$COLLECTOR_PORT/demo/   (search "humidifier", then go home)
-[footfall] collector      POST http://$HOST:$COLLECTOR_PORT/v1/batch   beacon http://$HOST:$COLLECTOR_PORT/footfall.js
-[footfall] promotions     http://$HOST:$PROMOTIONS_PORT/v1/promotions?site=demo&user=<anonymous id>
-[footfall] metrics        http://$HOST:{$COLLECTOR_PORT,$PROMOTIONS_PORT,$ENRICHER_PORT,$LOADER_PORT}/metrics   (also /healthz, /readyz)
+[footfall] demo shop      $collector/demo/   (search "humidifier", then go home)
+[footfall] collector      POST $collector/v1/batch   beacon $collector/footfall.js
+[footfall] promotions     http://$HOST:${PORTS[promotions]}/v1/promotions?site=demo&user=<anonymous id>
+[footfall] metrics        http://$HOST:{$ports}/metrics   (also /healthz, /readyz; --pprof adds /debug/pprof/)
 [footfall] ClickHouse     deploy/local/clickhouse.sh client -d footfall -q 'SELECT type, count() FROM events GROUP BY type'
 [footfall] demo write key $KEYFILE
 [footfall] log            $LOGFILE
@@ -87,14 +111,15 @@ MSG
 }
 
 do_stop() { stop_pid "$PIDFILE" TERM; }
-do_status() { status_line footfall "$PIDFILE" "collector http://$HOST:$COLLECTOR_PORT  log $LOGFILE"; }
+do_status() { status_line footfall "$PIDFILE" "collector http://$HOST:${PORTS[collector]}  log $LOGFILE"; }
 
+load_ports
 case "${1:-}" in
   urls) print_urls ;;
   env)  # for the e2e test: where the running pipeline answers
     printf "export %s='%s'\n" \
-      FOOTFALL_E2E_COLLECTOR "http://$HOST:$COLLECTOR_PORT" \
-      FOOTFALL_E2E_PROMOTIONS "http://$HOST:$PROMOTIONS_PORT" \
+      FOOTFALL_E2E_COLLECTOR "http://$HOST:${PORTS[collector]}" \
+      FOOTFALL_E2E_PROMOTIONS "http://$HOST:${PORTS[promotions]}" \
       FOOTFALL_E2E_CLICKHOUSE_HTTP "http://$HOST:$CH_HTTP_PORT" ;;
   *) dispatch "$@" ;;
 esac

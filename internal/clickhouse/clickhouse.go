@@ -4,13 +4,15 @@ package clickhouse
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"sync"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/footfall/footfall/internal/config"
 )
 
 // Config says where ClickHouse is (native protocol).
@@ -36,8 +38,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 // Validate reports a setting that cannot work.
 func (c Config) Validate() error {
-	if c.Addr == "" || c.Database == "" {
-		return errors.New("clickhouse-addr and clickhouse-database are required")
+	switch {
+	case c.Addr == "":
+		return config.Invalid("clickhouse-addr", `""`, "host:port of the native protocol")
+	case c.Database == "":
+		return config.Invalid("clickhouse-database", `""`, "a database name")
 	}
 	return nil
 }
@@ -84,4 +89,56 @@ func open(ctx context.Context, c Config, db string, settings ch.Settings) (drive
 		return nil, fmt.Errorf("ping clickhouse %s/%s: %w", c.Addr, db, err)
 	}
 	return conn, nil
+}
+
+// Client is a ClickHouse connection opened on first use, so that a service
+// can start while ClickHouse is down and connect once it answers.
+type Client struct {
+	cfg Config
+	db  string
+
+	mu   sync.Mutex
+	conn driver.Conn
+}
+
+// NewClient returns a client of database db; nothing is dialled yet.
+func NewClient(c Config, db string) *Client { return &Client{cfg: c, db: db} }
+
+// ClientOf wraps a connection that is already open.
+func ClientOf(conn driver.Conn) *Client { return &Client{conn: conn} }
+
+// Conn returns the connection, opening it if no attempt has succeeded yet.
+func (c *Client) Conn(ctx context.Context) (driver.Conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn != nil {
+		return c.conn, nil
+	}
+	conn, err := Open(ctx, c.cfg, c.db)
+	if err != nil {
+		return nil, err
+	}
+	c.conn = conn
+	return conn, nil
+}
+
+// Ping reports whether ClickHouse answers, connecting first if need be.
+func (c *Client) Ping(ctx context.Context) error {
+	conn, err := c.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	return conn.Ping(ctx)
+}
+
+// Close closes the connection, if one was opened.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil {
+		return nil
+	}
+	err := c.conn.Close()
+	c.conn = nil
+	return err
 }

@@ -2,8 +2,6 @@
 // writes, its validation, and how an event is routed to Kafka.
 package event
 
-import "strings"
-
 // Type names one kind of event; each type has its own Kafka topic.
 type Type string
 
@@ -17,19 +15,6 @@ const (
 	Custom     Type = "custom"
 	Identify   Type = "identify"
 )
-
-// Types lists every valid type, in topic-creation order.
-var Types = []Type{Pageview, Click, Search, FormSubmit, Scroll, Custom, Identify}
-
-// Valid reports whether t is one of Types.
-func (t Type) Valid() bool {
-	for _, v := range Types {
-		if t == v {
-			return true
-		}
-	}
-	return false
-}
 
 // Event is the envelope as it travels through Kafka. The client fills the
 // first block; the collector stamps the rest, so consumers never need the
@@ -135,27 +120,4 @@ func (e *Event) UserKey() string {
 		return e.AnonymousID
 	}
 	return e.UserID
-}
-
-// Topic is the Kafka topic for events of type t under prefix, e.g.
-// "footfall" + Search = "footfall.search".
-func Topic(prefix string, t Type) string {
-	return strings.TrimSuffix(prefix, ".") + "." + string(t)
-}
-
-// InvalidTopic is where the collector keeps what it could not validate.
-func InvalidTopic(prefix string) string { return strings.TrimSuffix(prefix, ".") + ".invalid" }
-
-// PromotionUpdatesTopic carries the enricher's changes to user promotions.
-func PromotionUpdatesTopic(prefix string) string {
-	return strings.TrimSuffix(prefix, ".") + ".promotion_updates"
-}
-
-// AllTopics lists every topic Footfall uses under prefix.
-func AllTopics(prefix string) []string {
-	out := make([]string, 0, len(Types)+2)
-	for _, t := range Types {
-		out = append(out, Topic(prefix, t))
-	}
-	return append(out, InvalidTopic(prefix), PromotionUpdatesTopic(prefix))
 }

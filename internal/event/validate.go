@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Reason says why an event or a batch was rejected. Reasons are stable
@@ -101,18 +100,21 @@ func Validate(e *Event, lim Limits) *Rejection {
 		return reject(ReasonMissingID, "")
 	case !isUUID(e.ID):
 		return reject(ReasonInvalidID, "id must be a UUID")
-	case !e.Type.Valid():
+	}
+	spec, ok := SpecOf(e.Type)
+	switch {
+	case !ok:
 		return reject(ReasonUnknownType, fmt.Sprintf("type %q", e.Type))
 	case e.TS <= 0:
 		return reject(ReasonMissingTS, "ts must be epoch milliseconds")
 	case e.AnonymousID == "" && e.UserID == "":
 		return reject(ReasonMissingUser, "anonymous_id or user_id is required")
-	case e.Type == Custom && e.Name == "":
-		return reject(ReasonMissingName, "custom events need a name")
-	case e.Type == Identify && e.UserID == "":
-		return reject(ReasonMissingUser, "identify needs user_id")
-	case e.Type == Search && (e.Search == nil || strings.TrimSpace(e.Search.Keyword) == ""):
-		return reject(ReasonMissingKeyword, "")
+	}
+	if spec.Check != nil {
+		if r := spec.Check(e); r != nil {
+			r.ID = e.ID
+			return r
+		}
 	}
 	if len(e.Props) > lim.MaxProps {
 		return reject(ReasonInvalidProps, fmt.Sprintf("%d props, limit %d", len(e.Props), lim.MaxProps))

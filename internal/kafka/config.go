@@ -4,7 +4,6 @@
 package kafka
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"time"
@@ -45,17 +44,18 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
-	if len(c.Brokers) == 0 {
-		return errors.New("kafka-brokers is empty")
-	}
-	if c.TopicPrefix == "" {
-		return errors.New("kafka-topic-prefix is empty")
+	switch {
+	case len(c.Brokers) == 0:
+		return config.Invalid("kafka-brokers", `""`, "at least one host:port")
+	case c.TopicPrefix == "":
+		return config.Invalid("kafka-topic-prefix", `""`, "a non-empty prefix such as footfall")
+	case c.Partitions < 1:
+		return config.Invalid("kafka-partitions", c.Partitions, "at least 1")
+	case c.ReplicationFactor < 1:
+		return config.Invalid("kafka-replication-factor", c.ReplicationFactor, "at least 1")
 	}
 	if _, err := sarama.ParseKafkaVersion(c.Version); err != nil {
-		return fmt.Errorf("kafka-version: %w", err)
-	}
-	if c.Partitions < 1 || c.ReplicationFactor < 1 {
-		return errors.New("kafka-partitions and kafka-replication-factor must be at least 1")
+		return config.Invalid("kafka-version", c.Version, "a Kafka version such as 4.0.0")
 	}
 	return nil
 }

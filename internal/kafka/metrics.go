@@ -3,7 +3,6 @@ package kafka
 import (
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -11,6 +10,7 @@ type groupMetrics struct {
 	batches     *prometheus.CounterVec
 	messages    *prometheus.CounterVec
 	writeErrors prometheus.Counter
+	deadLetters *prometheus.CounterVec
 	writeTime   prometheus.Histogram
 }
 
@@ -26,19 +26,22 @@ func newGroupMetrics(reg prometheus.Registerer, group string) *groupMetrics {
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "footfall_consumer_write_errors_total", Help: "Failed batch writes; each is retried.", ConstLabels: labels,
 		}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "footfall_consumer_dead_letters_total", Help: "Records the handler refused permanently, sent to the dead-letter topic, by source topic.", ConstLabels: labels,
+		}, []string{"topic"}),
 		writeTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "footfall_consumer_write_seconds", Help: "Time to write one batch.", ConstLabels: labels,
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
 	}
-	reg.MustRegister(m.batches, m.messages, m.writeErrors, m.writeTime)
+	reg.MustRegister(m.batches, m.messages, m.writeErrors, m.deadLetters, m.writeTime)
 	return m
 }
 
-func (m *groupMetrics) observe(msgs []*sarama.ConsumerMessage, trigger string, took time.Duration) {
+func (m *groupMetrics) observe(recs []Record, trigger string, took time.Duration) {
 	m.batches.WithLabelValues(trigger).Inc()
 	m.writeTime.Observe(took.Seconds())
-	for _, msg := range msgs {
-		m.messages.WithLabelValues(msg.Topic).Inc()
+	for _, r := range recs {
+		m.messages.WithLabelValues(r.Topic).Inc()
 	}
 }

@@ -4,27 +4,38 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
 )
 
-// Producer is a synchronous producer that can also tell whether Kafka
-// answers, for readiness.
+// Producer is Footfall's Publisher: idempotent, acks from every in-sync
+// replica, keyed partitioning. It connects in the background and keeps
+// trying while no broker answers, so a service can start before Kafka does
+// and say so in its readiness instead of exiting.
 type Producer struct {
-	sarama.SyncProducer
-	client sarama.Client
+	sc      *sarama.Config
+	brokers []string
+	log     *slog.Logger
 
-	mu    sync.Mutex
-	probe chan struct{} // closed when the metadata request in flight ends
-	err   error         // that request's outcome
+	mu     sync.Mutex
+	client sarama.Client
+	sync   sarama.SyncProducer
+	err    error // why there is no client yet
+	probe  chan struct{}
+	perr   error // the last readiness probe's outcome
+
+	stop chan struct{}
+	done chan struct{}
 }
 
-// NewProducer returns a producer whose SendMessages returns only once every
-// message is acknowledged by all in-sync replicas. Idempotence keeps the
-// broker from writing a message twice when the producer retries.
-func NewProducer(c Config, clientID string) (*Producer, error) {
+var _ Publisher = (*Producer)(nil)
+
+// NewProducer returns a producer that connects to c's brokers in the
+// background. It fails only for a configuration that cannot work.
+func NewProducer(c Config, clientID string, log *slog.Logger) (*Producer, error) {
 	sc, err := c.sarama(clientID)
 	if err != nil {
 		return nil, err
@@ -39,16 +50,91 @@ func NewProducer(c Config, clientID string) (*Producer, error) {
 	sc.Producer.Compression = sarama.CompressionSnappy
 	sc.Producer.Partitioner = sarama.NewHashPartitioner // by key: one visitor, one partition
 	sc.Producer.MaxMessageBytes = 1 << 20
-	client, err := sarama.NewClient(c.Brokers, sc)
-	if err != nil {
-		return nil, fmt.Errorf("connect producer to %v: %w", []string(c.Brokers), err)
+	p := &Producer{
+		sc: sc, brokers: c.Brokers, log: log,
+		err:  ErrNotConnected,
+		stop: make(chan struct{}), done: make(chan struct{}),
 	}
-	p, err := sarama.NewSyncProducerFromClient(client)
-	if err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("producer: %w", err)
+	go p.connect()
+	return p, nil
+}
+
+// connect dials until a broker answers or Close is called.
+func (p *Producer) connect() {
+	defer close(p.done)
+	bo := newBackoff(250*time.Millisecond, 5*time.Second)
+	for {
+		client, err := sarama.NewClient(p.brokers, p.sc)
+		if err == nil {
+			var sp sarama.SyncProducer
+			if sp, err = sarama.NewSyncProducerFromClient(client); err == nil {
+				p.mu.Lock()
+				p.client, p.sync, p.err = client, sp, nil
+				p.mu.Unlock()
+				p.log.Info("kafka producer connected", "brokers", p.brokers)
+				return
+			}
+			_ = client.Close()
+		}
+		p.mu.Lock()
+		first := p.err == ErrNotConnected // still the initial error: log once
+		p.err = fmt.Errorf("%w: %v: %w", ErrNotConnected, p.brokers, err)
+		p.mu.Unlock()
+		if first {
+			p.log.Warn("kafka unreachable; retrying in the background", "brokers", p.brokers, "err", err)
+		}
+		if !bo.sleep(p.stop) {
+			return
+		}
 	}
-	return &Producer{SyncProducer: p, client: client}, nil
+}
+
+func (p *Producer) producer() (sarama.SyncProducer, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sync, p.err
+}
+
+// Publish sends recs and waits for every acknowledgement or for ctx.
+func (p *Producer) Publish(ctx context.Context, recs []Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	sp, err := p.producer()
+	if err != nil {
+		return failAll(len(recs), err)
+	}
+	msgs := make([]*sarama.ProducerMessage, len(recs))
+	for i, r := range recs {
+		msgs[i] = &sarama.ProducerMessage{Topic: r.Topic, Value: sarama.ByteEncoder(r.Value), Metadata: i}
+		if r.Key != nil {
+			msgs[i].Key = sarama.ByteEncoder(r.Key)
+		}
+		for _, h := range r.Headers {
+			msgs[i].Headers = append(msgs[i].Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- sp.SendMessages(msgs) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return failAll(len(recs), fmt.Errorf("publish: %w", ctx.Err()))
+	}
+	if err == nil {
+		return nil
+	}
+	var perrs sarama.ProducerErrors
+	if !errors.As(err, &perrs) {
+		return failAll(len(recs), err)
+	}
+	out := &PublishError{Errs: make([]error, len(recs))}
+	for _, pe := range perrs {
+		if i, ok := pe.Msg.Metadata.(int); ok {
+			out.Errs[i] = pe.Err
+		}
+	}
+	return out
 }
 
 // Ready asks the cluster for its metadata: nil when a broker answers. One
@@ -56,13 +142,18 @@ func NewProducer(c Config, clientID string) (*Producer, error) {
 // bounds the wait for it.
 func (p *Producer) Ready(ctx context.Context) error {
 	p.mu.Lock()
+	if p.client == nil {
+		err := p.err
+		p.mu.Unlock()
+		return err
+	}
 	if p.probe == nil {
 		done := make(chan struct{})
 		p.probe = done
 		go func() {
 			err := p.client.RefreshMetadata()
 			p.mu.Lock()
-			p.err, p.probe = err, nil
+			p.perr, p.probe = err, nil
 			p.mu.Unlock()
 			close(done)
 		}()
@@ -73,13 +164,21 @@ func (p *Producer) Ready(ctx context.Context) error {
 	case <-done:
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		return p.err
+		return p.perr
 	case <-ctx.Done():
 		return fmt.Errorf("kafka metadata: %w", ctx.Err())
 	}
 }
 
-// Close flushes and closes the producer, then its client.
+// Close stops connecting, then flushes and closes the producer and its
+// client.
 func (p *Producer) Close() error {
-	return errors.Join(p.SyncProducer.Close(), p.client.Close())
+	close(p.stop)
+	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sync == nil {
+		return nil
+	}
+	return errors.Join(p.sync.Close(), p.client.Close())
 }

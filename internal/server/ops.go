@@ -29,11 +29,22 @@ type Ops struct {
 	deadline time.Duration
 }
 
-// NewOps returns Ops with a fresh registry that already carries the Go
-// runtime and process collectors.
-func NewOps() *Ops {
+// NewRegistry returns a registry that already carries the Go runtime and
+// process collectors: one per process, shared by its services.
+func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// NewOps returns Ops with a registry of its own, for a service run alone
+// (tests).
+func NewOps() *Ops { return NewOpsOn(NewRegistry()) }
+
+// NewOpsOn returns Ops whose metrics go to reg, the process's registry:
+// each service keeps its own readiness, and /metrics on any service's port
+// shows the whole process.
+func NewOpsOn(reg *prometheus.Registry) *Ops {
 	o := &Ops{reg: reg, checks: map[string]Check{}, deadline: 2 * time.Second}
 	o.open.Store(true)
 	return o

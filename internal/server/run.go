@@ -1,42 +1,28 @@
 package server
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
-	"time"
+	"net/http/pprof"
 )
 
-// Run serves h on addr until ctx ends, then stops accepting and waits up to
-// grace for requests in flight. ready, if not nil, receives the bound
-// address once the listener is open (tests use port 0).
-func Run(ctx context.Context, log *slog.Logger, addr string, h http.Handler, grace time.Duration, ready func(net.Addr)) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+// Mux serves a service's own handler (nil for a worker) beside the
+// operational endpoints, and net/http/pprof under /debug/pprof/ when
+// withPprof is set: a profile is then one curl away.
+func Mux(ops *Ops, h http.Handler, withPprof bool) http.Handler {
+	mux := http.NewServeMux()
+	oh := ops.Handler()
+	mux.Handle("GET /healthz", oh)
+	mux.Handle("GET /readyz", oh)
+	mux.Handle("GET /metrics", oh)
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	log.Info("listening", "addr", ln.Addr().String())
-	if ready != nil {
-		ready(ln.Addr())
+	if h != nil {
+		mux.Handle("/", h)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve %s: %w", addr, err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shut down %s: %w", addr, err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve %s: %w", addr, err)
-	}
-	return nil
+	return mux
 }

@@ -10,6 +10,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
@@ -80,7 +82,7 @@ func Kafka(t testing.TB) kafka.Config {
 // Producer returns a producer on kc, closed when the test ends.
 func Producer(t testing.TB, kc kafka.Config, clientID string) *kafka.Producer {
 	t.Helper()
-	p, err := kafka.NewProducer(kc, clientID)
+	p, err := kafka.NewProducer(kc, clientID, Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +90,10 @@ func Producer(t testing.TB, kc kafka.Config, clientID string) *kafka.Producer {
 		if err := p.Close(); err != nil {
 			t.Errorf("close producer: %v", err)
 		}
+	})
+	Eventually(t, 30*time.Second, func() (bool, string) {
+		err := p.Ready(context.Background())
+		return err == nil, fmt.Sprint(err)
 	})
 	return p
 }
@@ -178,5 +184,39 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() (bool, string))
 			t.Fatalf("not true after %s: %s", timeout, last)
 		}
 		<-tick.C
+	}
+}
+
+// Inspector returns an Inspector on kc, closed when the test ends.
+func Inspector(t testing.TB, kc kafka.Config) *kafka.Inspector {
+	t.Helper()
+	in, err := kafka.NewInspector(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := in.Close(); err != nil {
+			t.Errorf("close kafka inspector: %v", err)
+		}
+	})
+	return in
+}
+
+// Publish writes events to their topics under prefix as the collector
+// does (keyed by site and visitor), and fails t unless Kafka stored them.
+func Publish(t testing.TB, p kafka.Publisher, prefix string, events ...*event.Event) {
+	t.Helper()
+	recs := make([]kafka.Record, len(events))
+	for i, e := range events {
+		v, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs[i] = kafka.Record{Topic: event.Topic(prefix, e.Type), Key: []byte(e.Key()), Value: v}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Publish(ctx, recs); err != nil {
+		t.Fatalf("publish %d events: %v", len(recs), err)
 	}
 }

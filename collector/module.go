@@ -1,0 +1,30 @@
+package collector
+
+import (
+	"flag"
+
+	"github.com/footfall/footfall/internal/app"
+	sdkjs "github.com/footfall/footfall/sdk-js"
+)
+
+// Module is the collector's entry in footfall's registry.
+func Module() app.Module {
+	return app.Module{
+		Name:    "collector",
+		Summary: "HTTP intake: POST /v1/batch to Kafka; serves /footfall.js and the demo shop",
+		Port:    8080,
+		Needs:   []app.Need{app.Kafka},
+		Setup: func(fs *flag.FlagSet) app.Builder {
+			cfg := DefaultConfig()
+			cfg.RegisterFlags(fs)
+			return func(d *app.Deps) (app.Service, error) {
+				pub, err := d.Producer()
+				if err != nil {
+					return nil, err
+				}
+				cfg.TopicPrefix = d.Kafka.TopicPrefix
+				return New(cfg, Deps{Publisher: pub, Ops: d.Ops, Log: d.Log, Beacon: sdkjs.Beacon, Demo: sdkjs.Demo})
+			}
+		},
+	}
+}

@@ -1,0 +1,32 @@
+package loader
+
+import (
+	"flag"
+
+	"github.com/footfall/footfall/internal/app"
+)
+
+// Module is the loader's entry in footfall's registry.
+func Module() app.Module {
+	return app.Module{
+		Name:    "loader",
+		Summary: "consumer group: every event into ClickHouse",
+		Port:    8083,
+		Needs:   []app.Need{app.Kafka, app.ClickHouse},
+		Setup: func(fs *flag.FlagSet) app.Builder {
+			cfg := DefaultConfig()
+			cfg.RegisterFlags(fs)
+			return func(d *app.Deps) (app.Service, error) {
+				client, err := d.ClickHouse()
+				if err != nil {
+					return nil, err
+				}
+				pub, err := d.Producer()
+				if err != nil {
+					return nil, err
+				}
+				return New(cfg, Deps{Kafka: d.Kafka, Sink: NewClickHouse(client), DeadLetters: pub, Ops: d.Ops, Log: d.Log, Grace: d.Grace})
+			}
+		},
+	}
+}
