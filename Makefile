@@ -5,7 +5,7 @@ LOCAL := deploy/local
 # Connection settings of the local services, for the Go tests and the e2e test.
 ENV := eval "$$($(LOCAL)/env.sh)"
 
-.PHONY: up down status test vet unit integration go-test sdk-test e2e chdb tools services pipeline build bench
+.PHONY: up down status test vet unit integration go-test sdk-test e2e chdb tools services pipeline build bench selftest
 
 ## up: start Kafka, PostgreSQL, ClickHouse and Footfall (all four services + the demo shop)
 up: services pipeline
@@ -30,11 +30,15 @@ build:
 	go build -o bin/footfall ./cmd/footfall
 
 ## test: every test, against the real services (starts them; leaves them running)
-test: vet tools services go-test chdb sdk-test pipeline e2e
+test: vet tools services selftest go-test chdb sdk-test pipeline e2e
 	@echo "make test: all passed"
 
 tools:
 	$(LOCAL)/tools.sh
+
+## selftest: the local-services scripts' own tests (PostgreSQL for a checkout under a private 0700 folder)
+selftest:
+	$(LOCAL)/selftest.sh
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,12 +71,15 @@ func (h *recorder) callCount() int {
 // storingRecorder also keeps offsets, as the enricher does in PostgreSQL.
 type storingRecorder struct {
 	recorder
-	next    map[int32]int64
-	skipped []kafka.Record
+	next     map[int32]int64
+	storeErr error // NextOffsets fails with it while set
+	skipped  []kafka.Record
 }
 
 func (h *storingRecorder) NextOffsets(context.Context, string) (map[int32]int64, error) {
-	return h.next, nil
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.next, h.storeErr
 }
 
 func (h *storingRecorder) SkipRecords(_ context.Context, recs []kafka.Record) error {
@@ -511,5 +515,33 @@ func TestGroupDeadLettersTheRecordAHandlerNames(t *testing.T) {
 	}
 	if dl := consumeAll(t, kc, dead, 1)[0]; string(dl.Value) != "not json" || string(dl.Header(kafka.HeaderDeadReason)) != "undecodable" {
 		t.Fatalf("dead letter %q (%q), want the named record and its reason", dl.Value, dl.Header(kafka.HeaderDeadReason))
+	}
+}
+
+// A member whose offset store is down at start stays out of the group,
+// says why, and joins once the store answers.
+func TestGroupWaitsForItsOffsetStore(t *testing.T) {
+	kc := kafkatest.Cluster(t, 1, topic, dead)
+	p := producer(t, kc)
+	produce(t, p, "a", values("v", 0, 3)...)
+
+	h := &storingRecorder{next: map[int32]int64{0: 1}, storeErr: errors.New("postgres: connection refused")}
+	m := join(t, kc, groupConfig("store-down"), h, p)
+	waitFor(t, "readiness to name the store's error", func() bool {
+		err := m.g.Ready(context.Background())
+		return err != nil && strings.Contains(err.Error(), "connection refused")
+	})
+	if got := h.offsets(); len(got) != 0 {
+		t.Fatalf("wrote %v without its stored offsets", got)
+	}
+	h.mu.Lock()
+	h.storeErr = nil
+	h.mu.Unlock()
+	waitFor(t, "records 1..2 once the store answers", func() bool { return len(h.offsets()) == 2 })
+	if got := h.offsets(); !slices.Equal(got, []int64{1, 2}) {
+		t.Fatalf("wrote %v, want 1, 2 from the stored offset", got)
+	}
+	if err := m.g.Ready(context.Background()); err != nil {
+		t.Fatalf("not ready after joining: %v", err)
 	}
 }

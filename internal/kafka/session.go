@@ -90,8 +90,12 @@ func fromSarama(m *sarama.ConsumerMessage) Record {
 }
 
 // Cleanup runs after every claim returned and before sarama's final commit:
-// the batch in hand is written and marked here.
+// the batch in hand is written and marked here. sarama calls it after a
+// failed Setup too, when no batcher was started.
 func (s *session) Cleanup(sarama.ConsumerGroupSession) error {
+	if s.stop == nil {
+		return nil
+	}
 	s.g.setJoined(false, fmt.Errorf("rebalancing or leaving"))
 	close(s.stop)
 	<-s.done
