@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,43 +16,52 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/IBM/sarama"
-	"github.com/twmb/franz-go/pkg/kfake"
-
+	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
 	"github.com/footfall/footfall/internal/server"
 )
 
-// recordingProducer keeps what it was sent, or fails every send.
-type recordingProducer struct {
-	sarama.SyncProducer
+// recordingPublisher keeps what it was sent, or fails every record of every
+// publish with err, as a producer without a broker does.
+type recordingPublisher struct {
 	mu   sync.Mutex
-	sent []*sarama.ProducerMessage
+	sent []kafka.Record
 	err  error
 }
 
-func (p *recordingProducer) SendMessages(msgs []*sarama.ProducerMessage) error {
+var _ kafka.Publisher = (*recordingPublisher)(nil)
+
+func (p *recordingPublisher) Publish(_ context.Context, recs []kafka.Record) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {
-		return p.err
+		errs := make([]error, len(recs))
+		for i := range errs {
+			errs[i] = p.err
+		}
+		return &kafka.PublishError{Errs: errs}
 	}
-	p.sent = append(p.sent, msgs...)
+	p.sent = append(p.sent, recs...)
 	return nil
 }
 
-func (p *recordingProducer) byTopic(topic string) []map[string]any {
+func (p *recordingPublisher) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.sent)
+}
+
+func (p *recordingPublisher) byTopic(topic string) []map[string]any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []map[string]any
-	for _, m := range p.sent {
-		if m.Topic != topic {
+	for _, r := range p.sent {
+		if r.Topic != topic {
 			continue
 		}
-		b, _ := m.Value.Encode()
 		var v map[string]any
-		_ = json.Unmarshal(b, &v)
+		_ = json.Unmarshal(r.Value, &v)
 		out = append(out, v)
 	}
 	return out
@@ -59,7 +69,7 @@ func (p *recordingProducer) byTopic(topic string) []map[string]any {
 
 const writeKey = "wk_test"
 
-func newTestCollector(t *testing.T, p *recordingProducer) *Collector {
+func newTestCollector(t *testing.T, p *recordingPublisher) *Collector {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Sites = Sites{writeKey: "shop"}
@@ -67,13 +77,21 @@ func newTestCollector(t *testing.T, p *recordingProducer) *Collector {
 	cfg.Limits.MaxEventBytes = 1 << 10
 	cfg.DemoSite = "shop"
 	c, err := New(cfg, Deps{
-		Producer: p, Ops: server.NewOps(), Log: slog.New(slog.DiscardHandler),
+		Publisher: p, Ops: server.NewOps(), Log: slog.New(slog.DiscardHandler),
 		Beacon: []byte("/*beacon*/"), Demo: fstest.MapFS{"index.html": {Data: []byte("<h1>shop</h1>")}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// serve answers req as the process does: the collector's routes beside
+// /healthz, /readyz and /metrics (internal/app serves server.Mux).
+func serve(c *Collector, req *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	server.Mux(c.deps.Ops, c.Handler(), false).ServeHTTP(w, req)
+	return w
 }
 
 func ev(id, typ string, extra string) string {
@@ -94,8 +112,7 @@ func post(t *testing.T, c *Collector, body []byte, header map[string]string) (*h
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	w := httptest.NewRecorder()
-	c.Handler().ServeHTTP(w, req)
+	w := serve(c, req)
 	var br batchResponse
 	if err := json.Unmarshal(w.Body.Bytes(), &br); err != nil {
 		t.Fatalf("answer is not JSON: %q", w.Body.String())
@@ -104,7 +121,7 @@ func post(t *testing.T, c *Collector, body []byte, header map[string]string) (*h
 }
 
 func TestBatchAcceptedAndStamped(t *testing.T) {
-	p := &recordingProducer{}
+	p := &recordingPublisher{}
 	c := newTestCollector(t, p)
 	body := `{"site":"` + writeKey + `","events":[` +
 		ev(id1, "search", `,"page":{"url":"https://shop/?q=humidifier"},"search":{"keyword":"humidifier"}`) + `,` +
@@ -133,7 +150,7 @@ func TestBatchAcceptedAndStamped(t *testing.T) {
 		t.Errorf("footfall.pageview got %d events", n)
 	}
 	p.mu.Lock()
-	key, _ := p.sent[0].Key.Encode()
+	key := p.sent[0].Key
 	p.mu.Unlock()
 	if string(key) != "shop:anon-1" {
 		t.Errorf("key = %q, want site:anonymous_id", key)
@@ -173,7 +190,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &recordingProducer{}
+			p := &recordingPublisher{}
 			c := newTestCollector(t, p)
 			res, br := post(t, c, tt.body, tt.header)
 			if res.StatusCode != tt.status {
@@ -183,8 +200,8 @@ func TestBadInput(t *testing.T) {
 				if br.Error != tt.reason {
 					t.Fatalf("error = %q, want %q", br.Error, tt.reason)
 				}
-				if len(p.sent) != 0 {
-					t.Fatalf("a refused batch produced %d messages", len(p.sent))
+				if n := p.count(); n != 0 {
+					t.Fatalf("a refused batch produced %d messages", n)
 				}
 				return
 			}
@@ -203,7 +220,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestGzipTextPlainBatch(t *testing.T) {
-	p := &recordingProducer{}
+	p := &recordingPublisher{}
 	c := newTestCollector(t, p)
 	var b bytes.Buffer
 	w := gzip.NewWriter(&b)
@@ -216,7 +233,7 @@ func TestGzipTextPlainBatch(t *testing.T) {
 }
 
 func TestKafkaDownIs503WithRetryAfter(t *testing.T) {
-	p := &recordingProducer{err: errors.New("brokers unreachable")}
+	p := &recordingPublisher{err: errors.New("brokers unreachable")}
 	c := newTestCollector(t, p)
 	res, br := post(t, c, []byte(`{"site":"`+writeKey+`","events":[`+ev(id1, "pageview", "")+`]}`), nil)
 	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
@@ -228,7 +245,7 @@ func TestKafkaDownIs503WithRetryAfter(t *testing.T) {
 }
 
 func TestCORSAndAssets(t *testing.T) {
-	c := newTestCollector(t, &recordingProducer{})
+	c := newTestCollector(t, &recordingPublisher{})
 	for _, tt := range []struct {
 		method, path string
 		status       int
@@ -239,9 +256,7 @@ func TestCORSAndAssets(t *testing.T) {
 		{http.MethodGet, "/demo/config.json", 200, "Content-Type", "application/json; charset=utf-8"},
 		{http.MethodGet, "/healthz", 200, "Content-Type", "application/json"},
 	} {
-		req := httptest.NewRequest(tt.method, tt.path, nil)
-		w := httptest.NewRecorder()
-		c.Handler().ServeHTTP(w, req)
+		w := serve(c, httptest.NewRequest(tt.method, tt.path, nil))
 		if w.Code != tt.status || w.Header().Get(tt.header) != tt.want {
 			t.Errorf("%s %s: %d %s=%q", tt.method, tt.path, w.Code, tt.header, w.Header().Get(tt.header))
 		}
@@ -249,9 +264,7 @@ func TestCORSAndAssets(t *testing.T) {
 			t.Errorf("%s allows credentials", tt.path)
 		}
 	}
-	req := httptest.NewRequest(http.MethodGet, "/demo/config.json", nil)
-	w := httptest.NewRecorder()
-	c.Handler().ServeHTTP(w, req)
+	w := serve(c, httptest.NewRequest(http.MethodGet, "/demo/config.json", nil))
 	var cfg map[string]string
 	_ = json.Unmarshal(w.Body.Bytes(), &cfg)
 	if cfg["site"] != writeKey || cfg["site_id"] != "shop" || cfg["promotions_url"] == "" {
@@ -303,7 +316,7 @@ func TestIdentityVerification(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &recordingProducer{}
+			p := &recordingPublisher{}
 			c := newTestCollector(t, p)
 			c.cfg.IdentitySecrets = Secrets{"shop": secret}
 			body := `{"site":"` + writeKey + `","events":[` + ev(id1, "pageview", "") + `,` + identify(id2, "user-42", tt.hash) + `]}`
@@ -334,7 +347,7 @@ func TestIdentityVerification(t *testing.T) {
 	}
 
 	t.Run("a site without a secret takes identify on trust", func(t *testing.T) {
-		p := &recordingProducer{}
+		p := &recordingPublisher{}
 		c := newTestCollector(t, p)
 		res, br := post(t, c, []byte(`{"site":"`+writeKey+`","events":[`+identify(id2, "user-42", "")+`]}`), nil)
 		if res.StatusCode != http.StatusOK || br.Accepted != 1 || len(p.byTopic("footfall.identify")) != 1 {
@@ -355,49 +368,56 @@ func TestIdentitySecretsConfig(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.IdentitySecrets.Set("other=x"); err != nil {
+	if err := cfg.IdentitySecrets.Set("other=s3cret-of-other"); err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "other") {
-		t.Errorf("Validate = %v, want an error naming the unknown site", err)
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "--collector-identity-secrets") || !strings.Contains(err.Error(), "other") {
+		t.Errorf("Validate = %v, want an error naming --collector-identity-secrets and the unknown site", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "s3cret-of-other") {
+		t.Errorf("Validate shows the secret: %v", err)
 	}
 	if err := cfg.IdentitySecrets.Set("shop="); err == nil {
 		t.Error("an empty secret was accepted")
 	}
 }
 
-// TestReadyFollowsKafka: the collector is ready while Kafka answers and
-// not once it is gone. kfake stands in for Kafka, because the test takes
-// it away.
-func TestReadyFollowsKafka(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
+// TestConfigValidate: each setting that cannot work is refused with an
+// error naming its flag, so an operator knows which one to fix.
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(c *Config)
+		flag   string // "" when the config is valid
+	}{
+		{"defaults with a site", func(*Config) {}, ""},
+		{"body limit too small", func(c *Config) { c.MaxBodyBytes = 1023 }, "collector-max-body-bytes"},
+		{"no events per batch", func(c *Config) { c.MaxEvents = 0 }, "collector-max-batch-events"},
+		{"event limit too small", func(c *Config) { c.Limits.MaxEventBytes = 255 }, "collector-max-event-bytes"},
+		{"demo of an unknown site", func(c *Config) { c.DemoSite = "elsewhere" }, "collector-demo-site"},
+		{"demo of a known site", func(c *Config) { c.DemoSite = "shop" }, ""},
+		{"secret of an unknown site", func(c *Config) { c.IdentitySecrets = Secrets{"elsewhere": "s"} }, "collector-identity-secrets"},
 	}
-	defer cluster.Close()
-	kc := kafka.DefaultConfig()
-	kc.Brokers, kc.Version = cluster.ListenAddrs(), "3.0.0"
-	producer, err := kafka.NewProducer(kc, "collector-ready-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer producer.Close()
-	cfg := DefaultConfig()
-	cfg.Sites = Sites{writeKey: "shop"}
-	c, err := New(cfg, Deps{Producer: producer, Ops: server.NewOps(), Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := func() (int, string) {
-		w := httptest.NewRecorder()
-		c.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
-		return w.Code, w.Body.String()
-	}
-	if code, body := ready(); code != http.StatusOK {
-		t.Fatalf("/readyz with Kafka up: %d %s", code, body)
-	}
-	cluster.Close()
-	if code, body := ready(); code != http.StatusServiceUnavailable || !strings.Contains(body, `"kafka"`) {
-		t.Fatalf("/readyz with Kafka gone: %d %s, want 503 naming kafka", code, body)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Sites = Sites{writeKey: "shop"}
+			tt.change(&cfg)
+			err := cfg.Validate()
+			if tt.flag == "" {
+				if err != nil {
+					t.Fatalf("Validate = %v, want nil", err)
+				}
+				return
+			}
+			var invalid *config.InvalidError
+			if !errors.As(err, &invalid) || invalid.Flag != tt.flag || !strings.Contains(err.Error(), "--"+tt.flag) {
+				t.Fatalf("Validate = %v, want an error naming --%s", err, tt.flag)
+			}
+			if _, err := New(cfg, Deps{Publisher: &recordingPublisher{}, Ops: server.NewOps(), Log: slog.New(slog.DiscardHandler)}); err == nil {
+				t.Errorf("New accepted a config Validate refuses")
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,11 @@ func TestIntegrationBatchReachesKafka(t *testing.T) {
 				{typ: event.Identify, json: `"user_id":"` + user + `","props":{"user_hash":"` + event.UserHash(liveIdentitySecret, user) + `"}`},
 				{typ: event.Pageview, json: `"page":{"url":"https://shop.example/deal","path":"/deal"}`},
 			}
+			for _, spec := range event.Specs() {
+				if !slices.ContainsFunc(evs, func(e sent) bool { return e.typ == spec.Type }) {
+					t.Fatalf("the batch has no %s event: add one, this test sends every type", spec.Type)
+				}
+			}
 			parts := make([]string, 0, len(evs)+1)
 			for i := range evs {
 				evs[i].id, evs[i].key = newID(t), liveSite+":"+anon
@@ -76,8 +82,8 @@ func TestIntegrationBatchReachesKafka(t *testing.T) {
 					t.Errorf("%s event %s is not on %s", e.typ, e.id, event.Topic(lc.kc.TopicPrefix, e.typ))
 					continue
 				}
-				if rec.key != e.key {
-					t.Errorf("%s key = %q, want %q", e.typ, rec.key, e.key)
+				if string(rec.Key) != e.key {
+					t.Errorf("%s key = %q, want %q", e.typ, rec.Key, e.key)
 				}
 				v := rec.value
 				for field, want := range map[string]any{
@@ -94,8 +100,8 @@ func TestIntegrationBatchReachesKafka(t *testing.T) {
 				if v["bot"] == true {
 					t.Errorf("%s marked as a bot", e.typ)
 				}
-				if bytes.Contains(rec.raw, []byte(liveClient)) {
-					t.Errorf("%s carries the raw client address: %s", e.typ, rec.raw)
+				if bytes.Contains(rec.Value, []byte(liveClient)) {
+					t.Errorf("%s carries the raw client address: %s", e.typ, rec.Value)
 				}
 				if e.typ == event.Pageview {
 					views = append(views, rec)
@@ -111,9 +117,9 @@ func TestIntegrationBatchReachesKafka(t *testing.T) {
 					t.Errorf("search %s = %v, want %v", field, s.value[field], want)
 				}
 			}
-			if len(views) == 2 && (views[0].partition != views[1].partition || views[0].offset >= views[1].offset) {
+			if len(views) == 2 && (views[0].Partition != views[1].Partition || views[0].Offset >= views[1].Offset) {
 				t.Errorf("one visitor's pageviews are out of order: %d@%d then %d@%d",
-					views[0].partition, views[0].offset, views[1].partition, views[1].offset)
+					views[0].Partition, views[0].Offset, views[1].Partition, views[1].Offset)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -15,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
 	"github.com/footfall/footfall/internal/server"
@@ -24,8 +23,9 @@ import (
 )
 
 // The integration tests drive a collector wired to the real Kafka of
-// deploy/local, exactly as cmd/footfall wires it, and read back what the
-// broker holds.
+// deploy/local as internal/app wires it (its handler beside the
+// operational endpoints, readiness following the producer), and read back
+// what the broker holds.
 
 const (
 	liveKey    = "wk_live"
@@ -57,11 +57,14 @@ func newLiveCollector(t *testing.T) *liveCollector {
 	cfg.MaxEvents = 20
 	cfg.Limits.MaxEventBytes = 1 << 10
 	cfg.TrustedProxies = []string{"127.0.0.1/32"}
-	c, err := New(cfg, Deps{Producer: producer, Ops: server.NewOps(), Log: testenv.Log(t), Beacon: []byte("/*beacon*/")})
+	ops := server.NewOps()
+	// As app.Deps.Producer does for a module that asks for the producer.
+	ops.AddCheck("kafka", producer.Ready)
+	c, err := New(cfg, Deps{Publisher: producer, Ops: ops, Log: testenv.Log(t), Beacon: []byte("/*beacon*/")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(c.Handler())
+	srv := httptest.NewServer(server.Mux(ops, c.Handler(), false))
 	t.Cleanup(srv.Close)
 	return &liveCollector{t: t, srv: srv, kc: kc, probe: newKafkaProbe(t, kc)}
 }
@@ -158,86 +161,22 @@ func gzipped(t *testing.T, b []byte) []byte {
 	return buf.Bytes()
 }
 
-// record is one Kafka message as a consumer sees it.
+// record is one Kafka message as a consumer sees it, its value decoded.
 type record struct {
-	topic     string
-	partition int32
-	offset    int64
-	key       string
-	raw       []byte
-	value     map[string]any
+	kafka.Record
+	value map[string]any
 }
 
 // kafkaProbe reads the collector's topics straight from the broker.
 type kafkaProbe struct {
-	t        *testing.T
-	topics   []string
-	client   sarama.Client
-	consumer sarama.Consumer
+	t      *testing.T
+	topics []string
+	in     *kafka.Inspector
 }
 
 func newKafkaProbe(t *testing.T, kc kafka.Config) *kafkaProbe {
 	t.Helper()
-	sc := sarama.NewConfig()
-	v, err := sarama.ParseKafkaVersion(kc.Version)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.Version = v
-	sc.Consumer.Return.Errors = true
-	// Each read consumes up to a known offset and stops, so a long poll
-	// would only delay the next read.
-	sc.Consumer.MaxWaitTime = 10 * time.Millisecond
-	client, err := sarama.NewClient(kc.Brokers, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		_ = client.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := consumer.Close(); err != nil {
-			t.Errorf("close consumer: %v", err)
-		}
-		if err := client.Close(); err != nil {
-			t.Errorf("close client: %v", err)
-		}
-	})
-	return &kafkaProbe{t: t, topics: event.AllTopics(kc.TopicPrefix), client: client, consumer: consumer}
-}
-
-// span is what one partition holds: offsets oldest up to, not including,
-// newest.
-type span struct {
-	topic          string
-	part           int32
-	oldest, newest int64
-}
-
-// spans reads the offsets of every partition of the prefix's topics.
-func (p *kafkaProbe) spans() []span {
-	p.t.Helper()
-	var out []span
-	for _, topic := range p.topics {
-		parts, err := p.client.Partitions(topic)
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		for _, part := range parts {
-			newest, err := p.client.GetOffset(topic, part, sarama.OffsetNewest)
-			if err != nil {
-				p.t.Fatal(err)
-			}
-			oldest, err := p.client.GetOffset(topic, part, sarama.OffsetOldest)
-			if err != nil {
-				p.t.Fatal(err)
-			}
-			out = append(out, span{topic: topic, part: part, oldest: oldest, newest: newest})
-		}
-	}
-	return out
+	return &kafkaProbe{t: t, topics: event.AllTopics(kc.TopicPrefix), in: testenv.Inspector(t, kc)}
 }
 
 // total is the number of messages in every topic of the prefix. The
@@ -245,9 +184,9 @@ func (p *kafkaProbe) spans() []span {
 // whatever it produced is counted here.
 func (p *kafkaProbe) total() int64 {
 	p.t.Helper()
-	var n int64
-	for _, s := range p.spans() {
-		n += s.newest - s.oldest
+	n, err := p.in.Count(p.topics...)
+	if err != nil {
+		p.t.Fatal(err)
 	}
 	return n
 }
@@ -256,51 +195,23 @@ func (p *kafkaProbe) total() int64 {
 // partition in offset order.
 type snapshot map[string][]record
 
-// snapshot reads every message the topics hold now. All partitions are
-// opened at once: sarama subscribes new partition consumers in batches, so
-// one at a time would cost a batching delay each.
+// snapshot reads every message the topics hold now; each must be JSON.
 func (p *kafkaProbe) snapshot() snapshot {
 	p.t.Helper()
-	type claim struct {
-		pc    sarama.PartitionConsumer
-		to    int64
-		topic string
-		part  int32
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	held, err := p.in.ReadAll(ctx, p.topics...)
+	if err != nil {
+		p.t.Fatal(err)
 	}
-	var claims []*claim
-	defer func() {
-		for _, c := range claims {
-			_ = c.pc.Close()
-		}
-	}()
-	for _, s := range p.spans() {
-		if s.newest == s.oldest {
-			continue
-		}
-		pc, err := p.consumer.ConsumePartition(s.topic, s.part, s.oldest)
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		claims = append(claims, &claim{pc: pc, to: s.newest, topic: s.topic, part: s.part})
-	}
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
 	out := snapshot{}
-	for _, c := range claims {
-		for done := false; !done; {
-			select {
-			case m := <-c.pc.Messages():
-				r := record{topic: m.Topic, partition: m.Partition, offset: m.Offset, key: string(m.Key), raw: m.Value}
-				if err := json.Unmarshal(m.Value, &r.value); err != nil {
-					p.t.Fatalf("%s/%d@%d is not JSON: %q", c.topic, c.part, m.Offset, m.Value)
-				}
-				out[c.topic] = append(out[c.topic], r)
-				done = m.Offset >= c.to-1
-			case err := <-c.pc.Errors():
-				p.t.Fatalf("consume %s/%d: %v", c.topic, c.part, err)
-			case <-deadline.C:
-				p.t.Fatalf("consume %s/%d: offsets up to %d not read before the deadline", c.topic, c.part, c.to)
+	for topic, recs := range held {
+		for _, rec := range recs {
+			r := record{Record: rec}
+			if err := json.Unmarshal(rec.Value, &r.value); err != nil {
+				p.t.Fatalf("%s/%d@%d is not JSON: %q", topic, rec.Partition, rec.Offset, rec.Value)
 			}
+			out[topic] = append(out[topic], r)
 		}
 	}
 	return out

@@ -155,7 +155,7 @@ func TestIntegrationRejectedEvents(t *testing.T) {
 			}
 			var kept []record
 			for _, rec := range snap[event.InvalidTopic(lc.kc.TopicPrefix)] {
-				if bytes.Contains(rec.raw, []byte(marker)) {
+				if bytes.Contains(rec.Value, []byte(marker)) {
 					kept = append(kept, rec)
 				}
 			}
@@ -163,7 +163,7 @@ func TestIntegrationRejectedEvents(t *testing.T) {
 				t.Fatalf("%s holds %d records of the bad event, want 1", event.InvalidTopic(lc.kc.TopicPrefix), len(kept))
 			}
 			if v := kept[0].value; v["reason"] != string(tt.reason) || v["site_id"] != liveSite || v["received_at"] == nil {
-				t.Errorf("invalid record %s lacks its reason, site or time", kept[0].raw)
+				t.Errorf("invalid record %s lacks its reason, site or time", kept[0].Value)
 			}
 		})
 	}
@@ -215,6 +215,6 @@ func TestIntegrationVerifiedIdentify(t *testing.T) {
 		t.Fatal("the signed identify is not in Kafka")
 	}
 	if rec.value["user_id"] != "user-42" || rec.value["props"] != nil {
-		t.Errorf("identify in Kafka = %s, want user-42 without props.user_hash", rec.raw)
+		t.Errorf("identify in Kafka = %s, want user-42 without props.user_hash", rec.Value)
 	}
 }

@@ -81,7 +81,7 @@ func (p *Process) RegisterFlags(fs *flag.FlagSet) {
 	p.builders = make([]Builder, len(p.modules))
 	for i, m := range p.modules {
 		p.addrs[i] = "127.0.0.1:" + strconv.Itoa(m.Port)
-		fs.StringVar(&p.addrs[i], m.Name+"-addr", p.addrs[i], m.Name+" listen address (its API if it has one, /healthz, /readyz, /metrics)")
+		fs.StringVar(&p.addrs[i], m.Name+"-addr", p.addrs[i], m.Name+" listen address: its HTTP API, if it has one, and /healthz, /readyz, /metrics")
 		p.builders[i] = m.Setup(fs)
 	}
 }
@@ -245,7 +245,14 @@ func (p *Process) Run(ctx context.Context, log *slog.Logger) error {
 			errs = append(errs, fmt.Errorf("%s: shut down listener: %w", u.name, err))
 		}
 	}
-	errs = append(errs, p.closeResources()) // 4
+	closed := make(chan error, 1) // 4
+	go func() { closed <- p.closeResources() }()
+	select {
+	case err := <-closed:
+		errs = append(errs, err)
+	case <-deadline.Done():
+		errs = append(errs, fmt.Errorf("shutdown overran --shutdown-grace=%s while closing shared resources", p.grace))
+	}
 	err := errors.Join(errs...)
 	if err == nil {
 		log.Info("stopped")

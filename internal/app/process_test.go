@@ -231,6 +231,20 @@ func TestShutdownOverrunningTheGraceIsAnError(t *testing.T) {
 	}
 }
 
+func TestAResourceThatWillNotCloseOverrunsTheGrace(t *testing.T) {
+	r := newRig(t, []string{"--shutdown-grace=200ms"}, &fakeService{name: "worker"})
+	stuck := make(chan struct{})
+	t.Cleanup(func() { close(stuck) })
+	r.p.opened = []resource{{"stuck resource", func() error { <-stuck; return nil }}}
+	r.start()
+	r.waitListening("worker")
+	r.stop()
+	err := r.wait()
+	if err == nil || !strings.Contains(err.Error(), "overran --shutdown-grace=200ms while closing shared resources") {
+		t.Fatalf("Run = %v, want an overrun while closing", err)
+	}
+}
+
 func TestPprofOnlyWhenAsked(t *testing.T) {
 	r := newRig(t, []string{"--pprof"}, &fakeService{name: "worker"})
 	r.start()
