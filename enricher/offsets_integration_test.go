@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/footfall/footfall/internal/event"
+	"github.com/footfall/footfall/internal/server"
 )
 
 // An event delivered twice counts once, whether the copies arrive in one
@@ -57,19 +57,7 @@ func TestEnricherResumesFromOffsetsInPostgres(t *testing.T) {
 	}
 
 	// Now only the offsets in PostgreSQL know what was applied.
-	if err := r.admin.DeleteConsumerGroup(cfg.Group); err != nil {
-		t.Fatalf("forget the group's Kafka offsets: %v", err)
-	}
-	topic := event.Topic(r.kc.TopicPrefix, event.Search)
-	kafkaOffsets, err := r.admin.ListConsumerGroupOffsets(cfg.Group, map[string][]int32{topic: {0, 1, 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p := int32(0); p < 3; p++ {
-		if b := kafkaOffsets.GetBlock(topic, p); b != nil && b.Offset >= 0 {
-			t.Fatalf("Kafka still has offset %d of %s/%d for the group", b.Offset, topic, p)
-		}
-	}
+	r.forgetKafkaOffsets(cfg.Group)
 	if _, err := r.pool.Exec(context.Background(), `DELETE FROM processed_events`); err != nil {
 		t.Fatal(err)
 	}
@@ -89,5 +77,48 @@ func TestEnricherResumesFromOffsetsInPostgres(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d events applied by the last enricher, want only the new one", n)
+	}
+}
+
+// An enricher whose group lost its Kafka offsets (deleted, expired after
+// the group sat empty past offsets.retention) starts each partition at the
+// offset stored in PostgreSQL with the scores: it reads only what came
+// after, instead of re-reading the topics from the start and skipping what
+// it had applied.
+func TestEnricherResumesFromPostgresWhenKafkaLostItsOffsets(t *testing.T) {
+	r := newRig(t)
+	cfg := config(r.group())
+	w := cfg.SearchWeight
+	r.produce(search("anon-a", "humidifier"), search("anon-b", "kettle"), search("anon-b", "kettles"))
+	stop := r.startEnricher(cfg)
+	r.waitApplied(cfg.Group)
+	stop()
+	if got, want := r.scores("anon-b"), (map[string]float64{"kettle-deal": 2 * w}); !reflect.DeepEqual(got, want) {
+		t.Fatalf("before the restart: anon-b has %v, want %v", got, want)
+	}
+
+	r.forgetKafkaOffsets(cfg.Group)
+	// New events on every partition that holds old ones (same visitors,
+	// same keys): waiting for them to apply waits past the old ones too.
+	r.produce(search("anon-a", "tower fans"), search("anon-b", "wool blanket"))
+	ops := server.NewOps()
+	stop = r.startEnricherWith(cfg, ops)
+	r.waitApplied(cfg.Group)
+	stop()
+
+	if got := counter(t, ops, "footfall_enricher_events_applied_total", nil); got != 2 {
+		t.Errorf("the restarted enricher applied %v events, want the 2 new ones", got)
+	}
+	if got := counter(t, ops, "footfall_enricher_events_skipped_total", map[string]string{"reason": "already_applied"}); got != 0 {
+		t.Errorf("the restarted enricher read %v events it had already applied, want 0: it did not start at the offsets in PostgreSQL", got)
+	}
+	want := map[string]map[string]float64{
+		"anon-a": {"humidifier-deal": w, "humidifier-filters": w, "fan-deal": w},
+		"anon-b": {"kettle-deal": 2 * w, "blanket-deal": w},
+	}
+	for visitor, want := range want {
+		if got := r.scores(visitor); !reflect.DeepEqual(got, want) {
+			t.Errorf("after a restart without Kafka offsets, %s has %v, want %v: each event once", visitor, got, want)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package enricher_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -31,12 +29,11 @@ const site = "demo"
 
 // rig is one test's topics, database and Kafka clients.
 type rig struct {
-	t        *testing.T
-	kc       kafka.Config
-	pool     *pgxpool.Pool
-	producer sarama.SyncProducer
-	client   sarama.Client
-	admin    sarama.ClusterAdmin
+	t         *testing.T
+	kc        kafka.Config
+	pool      *pgxpool.Pool
+	producer  *kafka.Producer
+	inspector *kafka.Inspector
 }
 
 func newRig(t *testing.T) *rig {
@@ -46,27 +43,11 @@ func newRig(t *testing.T) *rig {
 	if err := migrations.SeedDemo(context.Background(), pool); err != nil {
 		t.Fatal(err)
 	}
-	producer := testenv.Producer(t, kc, "footfall-enricher-test")
-	sc := sarama.NewConfig()
-	v, err := sarama.ParseKafkaVersion(kc.Version)
-	if err != nil {
-		t.Fatal(err)
+	return &rig{
+		t: t, kc: kc, pool: pool,
+		producer:  testenv.Producer(t, kc, "footfall-enricher-test"),
+		inspector: testenv.Inspector(t, kc),
 	}
-	sc.Version = v
-	client, err := sarama.NewClient(kc.Brokers, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := sarama.NewClusterAdminFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := admin.Close(); err != nil { // closes client too
-			t.Errorf("close kafka admin: %v", err)
-		}
-	})
-	return &rig{t: t, kc: kc, pool: pool, producer: producer, client: client, admin: admin}
 }
 
 // group returns a fresh consumer group name, deleted from Kafka when the
@@ -74,8 +55,8 @@ func newRig(t *testing.T) *rig {
 func (r *rig) group() string {
 	g := testenv.Name("enricher")
 	r.t.Cleanup(func() {
-		if err := r.admin.DeleteConsumerGroup(g); err != nil {
-			r.t.Logf("cleanup: delete consumer group %s: %v", g, err)
+		if err := r.inspector.DeleteGroup(g); err != nil {
+			r.t.Logf("cleanup: %v", err)
 		}
 	})
 	return g
@@ -84,7 +65,6 @@ func (r *rig) group() string {
 // config is the enricher's default configuration, made quick for tests.
 func config(group string) enricher.Config {
 	cfg := enricher.DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
 	cfg.Group = group
 	cfg.Batch.Age = 200 * time.Millisecond // resends produced together share a batch
 	return cfg
@@ -94,13 +74,24 @@ func config(group string) enricher.Config {
 // test ends). stop waits for Run and fails the test if it returned an error.
 func (r *rig) startEnricher(cfg enricher.Config) (stop func()) {
 	r.t.Helper()
-	e, err := enricher.New(cfg, r.kc, r.pool, server.NewOps(), testenv.Log(r.t).With("component", "enricher"))
+	return r.startEnricherWith(cfg, server.NewOps())
+}
+
+// startEnricherWith is startEnricher with the enricher's metrics and
+// readiness on ops. Records it can never apply go to the dead-letter topic
+// through the rig's producer.
+func (r *rig) startEnricherWith(cfg enricher.Config, ops *server.Ops) (stop func()) {
+	r.t.Helper()
+	e, err := enricher.New(cfg, enricher.Deps{
+		Kafka: r.kc, Pool: r.pool, DeadLetters: r.producer, Ops: ops,
+		Log: testenv.Log(r.t).With("component", "enricher"), Grace: 10 * time.Second,
+	})
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx, nil) }()
+	go func() { done <- e.Run(ctx) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
@@ -122,30 +113,87 @@ func (r *rig) startEnricher(cfg enricher.Config) (stop func()) {
 // produce sends events as the collector does.
 func (r *rig) produce(events ...*event.Event) {
 	r.t.Helper()
-	msgs := make([]*sarama.ProducerMessage, len(events))
-	for i, e := range events {
-		v, err := json.Marshal(e)
-		if err != nil {
-			r.t.Fatal(err)
+	testenv.Publish(r.t, r.producer, r.kc.TopicPrefix, events...)
+}
+
+// publish sends records as they are, bypassing the collector's checks.
+func (r *rig) publish(recs ...kafka.Record) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.producer.Publish(ctx, recs); err != nil {
+		r.t.Fatalf("publish %d records: %v", len(recs), err)
+	}
+}
+
+// read returns every record topic holds now.
+func (r *rig) read(topic string) []kafka.Record {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	recs, err := r.inspector.ReadAll(ctx, topic)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return recs[topic]
+}
+
+// counter returns the value of the counter name whose labels include
+// labels, as /metrics would show it; 0 while the series does not exist.
+func counter(t *testing.T, ops *server.Ops, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := ops.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
 		}
-		msgs[i] = &sarama.ProducerMessage{
-			Topic: event.Topic(r.kc.TopicPrefix, e.Type),
-			Key:   sarama.StringEncoder(e.Key()),
-			Value: sarama.ByteEncoder(v),
+	series:
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue series
+				}
+			}
+			return m.GetCounter().GetValue()
 		}
 	}
-	if err := r.producer.SendMessages(msgs); err != nil {
-		r.t.Fatalf("produce %d events: %v", len(msgs), err)
-	}
+	return 0
 }
 
 // topics are the topics an enricher reads.
 func (r *rig) topics() []string {
-	return []string{
-		event.Topic(r.kc.TopicPrefix, event.Search),
-		event.Topic(r.kc.TopicPrefix, event.Click),
-		event.Topic(r.kc.TopicPrefix, event.Identify),
+	out := make([]string, len(enricher.Types))
+	for i, typ := range enricher.Types {
+		out[i] = event.Topic(r.kc.TopicPrefix, typ)
 	}
+	return out
+}
+
+// storedOffsets returns the next offsets group stored in PostgreSQL, keyed
+// "topic/partition".
+func (r *rig) storedOffsets(group string) (map[string]int64, error) {
+	stored := map[string]int64{}
+	rows, err := r.pool.Query(context.Background(), `SELECT topic, partition, next_offset FROM consumer_offsets WHERE group_id = $1`, group)
+	if err != nil {
+		return nil, err
+	}
+	var topic string
+	var p int32
+	var off int64
+	if _, err := pgx.ForEachRow(rows, []any{&topic, &p, &off}, func() error {
+		stored[fmt.Sprintf("%s/%d", topic, p)] = off
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return stored, nil
 }
 
 // waitApplied waits until the offsets group stored in PostgreSQL reach the
@@ -153,35 +201,19 @@ func (r *rig) topics() []string {
 // has been applied, so user_promotions is final for the test.
 func (r *rig) waitApplied(group string) {
 	r.t.Helper()
-	testenv.Eventually(r.t, 20*time.Second, func() (bool, string) {
-		stored := map[string]int64{}
-		rows, err := r.pool.Query(context.Background(), `SELECT topic, partition, next_offset FROM consumer_offsets WHERE group_id = $1`, group)
+	testenv.Eventually(r.t, 30*time.Second, func() (bool, string) {
+		stored, err := r.storedOffsets(group)
 		if err != nil {
 			return false, err.Error()
 		}
-		var topic string
-		var p int32
-		var off int64
-		if _, err := pgx.ForEachRow(rows, []any{&topic, &p, &off}, func() error {
-			stored[fmt.Sprintf("%s/%d", topic, p)] = off
-			return nil
-		}); err != nil {
+		spans, err := r.inspector.Spans(r.topics()...)
+		if err != nil {
 			return false, err.Error()
 		}
 		var behind []string
-		for _, topic := range r.topics() {
-			parts, err := r.client.Partitions(topic)
-			if err != nil {
-				return false, err.Error()
-			}
-			for _, p := range parts {
-				end, err := r.client.GetOffset(topic, p, sarama.OffsetNewest)
-				if err != nil {
-					return false, err.Error()
-				}
-				if tp := fmt.Sprintf("%s/%d", topic, p); end > 0 && stored[tp] != end {
-					behind = append(behind, fmt.Sprintf("%s stored %d of %d", tp, stored[tp], end))
-				}
+		for _, s := range spans {
+			if tp := fmt.Sprintf("%s/%d", s.Topic, s.Partition); s.Newest > 0 && stored[tp] != s.Newest {
+				behind = append(behind, fmt.Sprintf("%s stored %d of %d", tp, stored[tp], s.Newest))
 			}
 		}
 		sort.Strings(behind)
@@ -258,5 +290,24 @@ func click(visitor, href string) *event.Event {
 		Page:   &event.Page{URL: "https://shop.example/demo/index.html", Path: "/demo/index.html"},
 		Click:  &event.ClickDetail{Selector: "a.promo", Href: href, Tag: "a"},
 		SiteID: site, ReceivedAt: now.UnixMilli(),
+	}
+}
+
+// forgetKafkaOffsets deletes group, whose members have all left, from
+// Kafka, and checks Kafka holds no offset of it any more: then only the
+// offsets stored in PostgreSQL know what was applied.
+func (r *rig) forgetKafkaOffsets(group string) {
+	r.t.Helper()
+	if err := r.inspector.DeleteGroup(group); err != nil {
+		r.t.Fatalf("forget the group's Kafka offsets: %v", err)
+	}
+	for _, topic := range r.topics() {
+		committed, err := r.inspector.Committed(group, topic)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for p, off := range committed {
+			r.t.Fatalf("Kafka still has offset %d of %s/%d for the group", off, topic, p)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,10 @@ func (c *ClickHouse) Write(ctx context.Context, events []*event.Event) error {
 		return fmt.Errorf("prepare insert into events: %w", err)
 	}
 	for i, e := range events {
+		if err := fits(e); err != nil {
+			_ = b.Abort()
+			return &RowError{Row: i, Err: fmt.Errorf("event %s: %w", e.ID, err)}
+		}
 		if err := b.Append(row(e)...); err != nil {
 			_ = b.Abort()
 			return &RowError{Row: i, Err: fmt.Errorf("event %s: %w", e.ID, err)}
@@ -82,6 +87,24 @@ var refusedCodes = map[int32]bool{
 func refused(err error) bool {
 	var ex *ch.Exception
 	return errors.As(err, &ex) && refusedCodes[ex.Code]
+}
+
+// dateTimeLast is the last second a ClickHouse DateTime holds. The driver
+// wraps a time outside 1970..2106 instead of refusing it, so the loader
+// checks: such a row would be stored with a wrong time.
+var dateTimeLast = time.Unix(math.MaxUint32, 0)
+
+// fits reports a value of e that the events table cannot hold.
+func fits(e *event.Event) error {
+	for _, c := range []struct {
+		name string
+		t    time.Time
+	}{{"time", eventTime(e)}, {"received_at", time.UnixMilli(e.ReceivedAt)}} {
+		if c.t.Before(time.Unix(0, 0)) || c.t.After(dateTimeLast) {
+			return fmt.Errorf("%s %s is outside ClickHouse's DateTime range (1970 to 2106)", c.name, c.t.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
 }
 
 // eventTime is the client's time unless the client's clock is clearly

@@ -6,10 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-
 	"github.com/footfall/footfall/internal/event"
-	"github.com/footfall/footfall/loader"
+	"github.com/footfall/footfall/internal/kafka"
 )
 
 // eventRow is one row of the events table as a dashboard reads it.
@@ -158,18 +156,16 @@ func TestLoaderLoadsEveryTypeOnceWithItsColumns(t *testing.T) {
 	}, map[string]string{})
 
 	// Something that is not an event, ahead of good events on a topic: it
-	// must be skipped, not stall the partition.
-	if _, _, err := r.producer.SendMessage(&sarama.ProducerMessage{
-		Topic: event.Topic(r.kc.TopicPrefix, event.Pageview), Key: sarama.StringEncoder("shop:anon-a"),
-		Value: sarama.StringEncoder("not an event"),
-	}); err != nil {
-		t.Fatal(err)
-	}
+	// must be set aside (dead-lettered), not stall the partition.
+	r.publish(kafka.Record{
+		Topic: event.Topic(r.kc.TopicPrefix, event.Pageview), Key: []byte("shop:anon-a"),
+		Value: []byte("not an event"),
+	})
 	for _, c := range cases {
 		r.produce(c.e)
 	}
 	group := r.group()
-	r.startLoader(context.Background(), group, loader.NewClickHouse(r.conn))
+	r.startLoader(context.Background(), group, r.sink())
 	r.waitCaughtUp(group)
 
 	c, err := r.counts()

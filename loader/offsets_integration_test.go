@@ -9,7 +9,6 @@ import (
 
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/testenv"
-	"github.com/footfall/footfall/loader"
 )
 
 // A ClickHouse outage pauses the loader; when ClickHouse is back every event
@@ -22,7 +21,7 @@ func TestLoaderRetriesFailedWritesWithoutLoss(t *testing.T) {
 		sent = append(sent, visit(10, v)...)
 	}
 	r.produce(sent...)
-	sink := &flakySink{next: loader.NewClickHouse(r.conn), plan: func(n int) failure {
+	sink := &flakySink{next: r.sink(), plan: func(n int) failure {
 		switch {
 		case n <= 2:
 			return failBefore
@@ -64,12 +63,13 @@ func TestLoaderRetriesFailedWritesWithoutLoss(t *testing.T) {
 func TestLoaderStoppedDuringOutageCommitsOnlyWhatItWrote(t *testing.T) {
 	r := newRig(t)
 	sent := pageviews(20, "anon-a") // one visitor: one partition, in order
-	msgs := r.produce(sent...)
+	r.produce(sent...)
+	stored := r.located(sent)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stopping, recovered atomic.Bool
-	sink := &flakySink{next: loader.NewClickHouse(r.conn), plan: func(int) failure {
+	sink := &flakySink{next: r.sink(), plan: func(int) failure {
 		if recovered.Load() {
 			return succeed
 		}
@@ -114,7 +114,7 @@ func TestLoaderStoppedDuringOutageCommitsOnlyWhatItWrote(t *testing.T) {
 		t.Fatal(err)
 	}
 	loaded := r.ids()
-	for i, m := range msgs {
+	for i, m := range stored {
 		p := pos[fmt.Sprintf("%s/%d", m.Topic, m.Partition)]
 		if m.Offset < p.committed && loaded[sent[i].ID] == 0 {
 			t.Errorf("offset %d of %s/%d is committed (at %d) but its event is not in ClickHouse", m.Offset, m.Topic, m.Partition, p.committed)
@@ -124,7 +124,7 @@ func TestLoaderStoppedDuringOutageCommitsOnlyWhatItWrote(t *testing.T) {
 		t.FailNow()
 	}
 
-	stop = r.startLoader(context.Background(), group, loader.NewClickHouse(r.conn))
+	stop = r.startLoader(context.Background(), group, r.sink())
 	r.waitCaughtUp(group)
 	stop()
 	n := uint64(len(sent))
@@ -150,7 +150,7 @@ func TestLoaderRestartLoadsOnlyNewEvents(t *testing.T) {
 	group := r.group()
 	first := append(visit(8, "anon-a"), visit(8, "anon-b")...)
 	r.produce(first...)
-	stop := r.startLoader(context.Background(), group, loader.NewClickHouse(r.conn))
+	stop := r.startLoader(context.Background(), group, r.sink())
 	r.waitCaughtUp(group)
 	stop()
 	n1 := uint64(len(first))
@@ -160,7 +160,7 @@ func TestLoaderRestartLoadsOnlyNewEvents(t *testing.T) {
 
 	second := append(visit(6, "anon-a"), visit(6, "anon-c")...)
 	r.produce(second...)
-	sink := &flakySink{next: loader.NewClickHouse(r.conn)}
+	sink := &flakySink{next: r.sink()}
 	stop = r.startLoader(context.Background(), group, sink)
 	r.waitCaughtUp(group)
 	stop()

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/IBM/sarama"
 
+	"github.com/footfall/footfall/internal/clickhouse"
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
 	"github.com/footfall/footfall/internal/server"
@@ -29,39 +29,27 @@ import (
 
 // rig is one test's topics, ClickHouse database and Kafka clients.
 type rig struct {
-	t        *testing.T
-	kc       kafka.Config
-	conn     driver.Conn
-	producer sarama.SyncProducer
-	client   sarama.Client
-	admin    sarama.ClusterAdmin
+	t         *testing.T
+	kc        kafka.Config
+	conn      driver.Conn
+	producer  *kafka.Producer
+	inspector *kafka.Inspector
 }
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	kc := testenv.Kafka(t)
 	_, conn := testenv.ClickHouse(t)
-	producer := testenv.Producer(t, kc, "footfall-loader-test")
-	sc := sarama.NewConfig()
-	v, err := sarama.ParseKafkaVersion(kc.Version)
-	if err != nil {
-		t.Fatal(err)
+	return &rig{
+		t: t, kc: kc, conn: conn,
+		producer:  testenv.Producer(t, kc, "footfall-loader-test"),
+		inspector: testenv.Inspector(t, kc),
 	}
-	sc.Version = v
-	client, err := sarama.NewClient(kc.Brokers, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := sarama.NewClusterAdminFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := admin.Close(); err != nil { // closes client too
-			t.Errorf("close kafka admin: %v", err)
-		}
-	})
-	return &rig{t: t, kc: kc, conn: conn, producer: producer, client: client, admin: admin}
+}
+
+// sink is the loader's ClickHouse sink over the test's database.
+func (r *rig) sink() *loader.ClickHouse {
+	return loader.NewClickHouse(clickhouse.ClientOf(r.conn))
 }
 
 // group returns a fresh consumer group name, deleted from Kafka when the
@@ -69,29 +57,32 @@ func newRig(t *testing.T) *rig {
 func (r *rig) group() string {
 	g := testenv.Name("loader")
 	r.t.Cleanup(func() {
-		if err := r.admin.DeleteConsumerGroup(g); err != nil {
-			r.t.Logf("cleanup: delete consumer group %s: %v", g, err)
+		if err := r.inspector.DeleteGroup(g); err != nil {
+			r.t.Logf("cleanup: %v", err)
 		}
 	})
 	return g
 }
 
 // startLoader runs a loader of group over sink until ctx ends or the
-// returned stop is called (or the test ends). stop waits for Run to return
-// and fails the test if it returned an error.
+// returned stop is called (or the test ends). Records it can never load go
+// to the dead-letter topic through the rig's producer. stop waits for Run
+// to return and fails the test if it returned an error.
 func (r *rig) startLoader(ctx context.Context, group string, sink loader.Sink) (stop func()) {
 	r.t.Helper()
 	cfg := loader.DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
 	cfg.Group = group
 	cfg.Batch = kafka.BatchPolicy{Count: 5, Bytes: 1 << 20, Age: 100 * time.Millisecond}
-	l, err := loader.New(cfg, r.kc, sink, server.NewOps(), testenv.Log(r.t).With("component", "loader"))
+	l, err := loader.New(cfg, loader.Deps{
+		Kafka: r.kc, Sink: sink, DeadLetters: r.producer, Ops: server.NewOps(),
+		Log: testenv.Log(r.t).With("component", "loader"), Grace: 10 * time.Second,
+	})
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx, nil) }()
+	go func() { done <- l.Run(ctx) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
@@ -110,36 +101,62 @@ func (r *rig) startLoader(ctx context.Context, group string, sink loader.Sink) (
 	return stop
 }
 
-// produce sends events as the collector does and returns the messages,
-// which then know their partition and offset.
-func (r *rig) produce(events ...*event.Event) []*sarama.ProducerMessage {
+// produce sends events as the collector does.
+func (r *rig) produce(events ...*event.Event) {
 	r.t.Helper()
-	msgs := make([]*sarama.ProducerMessage, len(events))
-	for i, e := range events {
-		v, err := json.Marshal(e)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		msgs[i] = &sarama.ProducerMessage{
-			Topic: event.Topic(r.kc.TopicPrefix, e.Type),
-			Key:   sarama.StringEncoder(e.Key()),
-			Value: sarama.ByteEncoder(v),
-		}
-	}
-	if err := r.producer.SendMessages(msgs); err != nil {
-		r.t.Fatalf("produce %d events: %v", len(msgs), err)
-	}
-	return msgs
+	testenv.Publish(r.t, r.producer, r.kc.TopicPrefix, events...)
 }
 
-// topics are the topics a loader reads.
-func (r *rig) topics() []string {
-	out := make([]string, 0, len(event.Types))
-	for _, typ := range event.Types {
-		out = append(out, event.Topic(r.kc.TopicPrefix, typ))
+// publish sends records as they are, bypassing the collector's checks.
+func (r *rig) publish(recs ...kafka.Record) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.producer.Publish(ctx, recs); err != nil {
+		r.t.Fatalf("publish %d records: %v", len(recs), err)
+	}
+}
+
+// read returns every record topics hold now.
+func (r *rig) read(topics ...string) []kafka.Record {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	byTopic, err := r.inspector.ReadAll(ctx, topics...)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var out []kafka.Record
+	for _, topic := range topics {
+		out = append(out, byTopic[topic]...)
 	}
 	return out
 }
+
+// located returns the record each event was stored as, which knows its
+// partition and offset.
+func (r *rig) located(events []*event.Event) []kafka.Record {
+	r.t.Helper()
+	byID := map[string]kafka.Record{}
+	for _, rec := range r.read(r.topics()...) {
+		var e event.Event
+		if json.Unmarshal(rec.Value, &e) == nil {
+			byID[e.ID] = rec
+		}
+	}
+	out := make([]kafka.Record, len(events))
+	for i, e := range events {
+		rec, ok := byID[e.ID]
+		if !ok {
+			r.t.Fatalf("event %s is not in Kafka", e.ID)
+		}
+		out[i] = rec
+	}
+	return out
+}
+
+// topics are the topics a loader reads.
+func (r *rig) topics() []string { return event.EventTopics(r.kc.TopicPrefix) }
 
 // position is one partition's committed offset (-1: none) and log end.
 type position struct{ committed, end int64 }
@@ -147,34 +164,26 @@ type position struct{ committed, end int64 }
 // positions returns group's position in every partition of its topics that
 // holds messages, keyed "topic/partition".
 func (r *rig) positions(group string) (map[string]position, error) {
-	parts := map[string][]int32{}
-	for _, topic := range r.topics() {
-		ps, err := r.client.Partitions(topic)
-		if err != nil {
-			return nil, err
-		}
-		parts[topic] = ps
-	}
-	resp, err := r.admin.ListConsumerGroupOffsets(group, parts)
+	spans, err := r.inspector.Spans(r.topics()...)
 	if err != nil {
 		return nil, err
 	}
+	committed := map[string]map[int32]int64{}
 	out := map[string]position{}
-	for topic, ps := range parts {
-		for _, p := range ps {
-			end, err := r.client.GetOffset(topic, p, sarama.OffsetNewest)
-			if err != nil {
+	for _, s := range spans {
+		if s.Newest == 0 {
+			continue
+		}
+		if committed[s.Topic] == nil {
+			if committed[s.Topic], err = r.inspector.Committed(group, s.Topic); err != nil {
 				return nil, err
 			}
-			if end == 0 {
-				continue
-			}
-			pos := position{committed: -1, end: end}
-			if b := resp.GetBlock(topic, p); b != nil {
-				pos.committed = b.Offset
-			}
-			out[fmt.Sprintf("%s/%d", topic, p)] = pos
 		}
+		pos := position{committed: -1, end: s.Newest}
+		if off, ok := committed[s.Topic][s.Partition]; ok {
+			pos.committed = off
+		}
+		out[fmt.Sprintf("%s/%d", s.Topic, s.Partition)] = pos
 	}
 	return out, nil
 }
@@ -183,7 +192,7 @@ func (r *rig) positions(group string) (map[string]position, error) {
 // every message has been written, so the table is final for the test.
 func (r *rig) waitCaughtUp(group string) {
 	r.t.Helper()
-	testenv.Eventually(r.t, 20*time.Second, func() (bool, string) {
+	testenv.Eventually(r.t, 30*time.Second, func() (bool, string) {
 		pos, err := r.positions(group)
 		if err != nil {
 			return false, err.Error()
@@ -219,7 +228,7 @@ func (r *rig) counts() (counts, error) {
 // waitDistinct waits until the events table holds n distinct ids.
 func (r *rig) waitDistinct(n uint64) {
 	r.t.Helper()
-	testenv.Eventually(r.t, 20*time.Second, func() (bool, string) {
+	testenv.Eventually(r.t, 30*time.Second, func() (bool, string) {
 		c, err := r.counts()
 		if err != nil {
 			return false, err.Error()

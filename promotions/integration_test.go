@@ -65,11 +65,13 @@ func newAPI(t *testing.T) (*httptest.Server, *pgxpool.Pool) {
 	if _, err := pool.Exec(ctx, catalog); err != nil {
 		t.Fatalf("load catalog: %v", err)
 	}
-	api, err := promotions.New(promotions.DefaultConfig(), pool, server.NewOps(), testenv.Log(t))
+	ops := server.NewOps()
+	api, err := promotions.New(promotions.DefaultConfig(), pool, ops, testenv.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.Handler())
+	// Served as the process serves it: the API beside the ops endpoints.
+	srv := httptest.NewServer(server.Mux(ops, api.Handler(), false))
 	t.Cleanup(srv.Close)
 	return srv, pool
 }

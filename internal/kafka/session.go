@@ -241,7 +241,7 @@ func (s *session) deadLetter(ctx context.Context, r Record, reason error) error 
 		return fmt.Errorf("dead-letter %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 	}
 	if store, ok := s.g.handler.(OffsetStore); ok {
-		if err := error(nil); store == nil && err != nil {
+		if err := store.SkipRecords(ctx, []Record{r}); err != nil {
 			return fmt.Errorf("store offset past dead letter %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 		}
 	}
