@@ -119,11 +119,7 @@ func (r *rig) produce(events ...*event.Event) {
 // publish sends records as they are, bypassing the collector's checks.
 func (r *rig) publish(recs ...kafka.Record) {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := r.producer.Publish(ctx, recs); err != nil {
-		r.t.Fatalf("publish %d records: %v", len(recs), err)
-	}
+	testenv.PublishRecords(r.t, r.producer, recs...)
 }
 
 // read returns every record topic holds now.

@@ -214,9 +214,16 @@ func Publish(t testing.TB, p kafka.Publisher, prefix string, events ...*event.Ev
 		}
 		recs[i] = kafka.Record{Topic: event.Topic(prefix, e.Type), Key: []byte(e.Key()), Value: v}
 	}
+	PublishRecords(t, p, recs...)
+}
+
+// PublishRecords writes recs as they are (bypassing the collector's
+// checks), and fails t unless Kafka stored them.
+func PublishRecords(t testing.TB, p kafka.Publisher, recs ...kafka.Record) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := p.Publish(ctx, recs); err != nil {
-		t.Fatalf("publish %d events: %v", len(recs), err)
+		t.Fatalf("publish %d records: %v", len(recs), err)
 	}
 }
