@@ -10,6 +10,7 @@ import (
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/footfall/footfall/internal/clickhouse"
 	"github.com/footfall/footfall/internal/event"
@@ -31,44 +32,70 @@ var columns = []string{
 	"ip", "user_agent", "bot", "browser", "os", "device",
 }
 
-// ClickHouse writes batches into the events table.
+// ClickHouse writes batches into the events table and keeps the visits
+// (the sessions table) they belong to.
 type ClickHouse struct {
 	client *clickhouse.Client
 	insert string
+	visits *visits
 }
 
 var _ Sink = (*ClickHouse)(nil)
 
 // NewClickHouse returns a sink over client, whose database holds events.
 func NewClickHouse(client *clickhouse.Client) *ClickHouse {
-	return &ClickHouse{client: client, insert: "INSERT INTO events (" + strings.Join(columns, ", ") + ")"}
+	return &ClickHouse{
+		client: client,
+		insert: "INSERT INTO events (" + strings.Join(columns, ", ") + ")",
+		visits: &visits{lookback: visitLookback},
+	}
 }
 
-// Write inserts events as one block. A row the driver cannot encode for
-// its column is a *RowError; ClickHouse refusing the values of the block
-// is permanent too (the group splits the batch to find the row); anything
-// else, such as ClickHouse being down, is worth retrying.
+// Write inserts the events that the table does not hold yet, as one block,
+// then brings their visits up to date. Asking first keeps every id in
+// events once, whatever resends, redeliveries and replays bring, so the
+// materialized views over it count each event once.
+//
+// A row the driver cannot encode for its column is a *RowError; ClickHouse
+// refusing the values of the block is permanent too (the group splits the
+// batch to find the row); anything else, such as ClickHouse being down, is
+// worth retrying, and a retry writes nothing twice.
 func (c *ClickHouse) Write(ctx context.Context, events []*event.Event) error {
+	for i, e := range events {
+		if err := fits(e); err != nil {
+			return &RowError{Row: i, Err: fmt.Errorf("event %s: %w", e.ID, err)}
+		}
+	}
 	conn, err := c.client.Conn(ctx)
 	if err != nil {
 		return err
+	}
+	fresh, err := unseen(ctx, conn, events)
+	if err != nil {
+		return err
+	}
+	if err := c.insertEvents(ctx, conn, events, fresh); err != nil {
+		return err
+	}
+	return c.visits.update(ctx, conn, events)
+}
+
+func (c *ClickHouse) insertEvents(ctx context.Context, conn driver.Conn, events []*event.Event, fresh []int) error {
+	if len(fresh) == 0 {
+		return nil
 	}
 	b, err := conn.PrepareBatch(ctx, c.insert)
 	if err != nil {
 		return fmt.Errorf("prepare insert into events: %w", err)
 	}
-	for i, e := range events {
-		if err := fits(e); err != nil {
+	for _, i := range fresh {
+		if err := b.Append(row(events[i])...); err != nil {
 			_ = b.Abort()
-			return &RowError{Row: i, Err: fmt.Errorf("event %s: %w", e.ID, err)}
-		}
-		if err := b.Append(row(e)...); err != nil {
-			_ = b.Abort()
-			return &RowError{Row: i, Err: fmt.Errorf("event %s: %w", e.ID, err)}
+			return &RowError{Row: i, Err: fmt.Errorf("event %s: %w", events[i].ID, err)}
 		}
 	}
 	if err := b.Send(); err != nil {
-		err = fmt.Errorf("insert %d rows into events: %w", len(events), err)
+		err = fmt.Errorf("insert %d rows into events: %w", len(fresh), err)
 		if refused(err) {
 			return kafka.Permanent(err)
 		}
@@ -77,11 +104,89 @@ func (c *ClickHouse) Write(ctx context.Context, events []*event.Event) error {
 	return nil
 }
 
-// refusedCodes are ClickHouse's errors about the values of an insert, as
-// opposed to the server's state (too many parts, memory, a missing table):
-// retrying the same values cannot cure them.
+// idChunk bounds the ids of one query: ClickHouse's default max_query_size
+// is 256 KiB, and a quoted id takes 39 bytes.
+const idChunk = 2000
+
+// unseen returns the indexes of events whose id the events table does not
+// hold yet. The query names the site, the types and the time span, so
+// ClickHouse reads only the granules that could hold them.
+func unseen(ctx context.Context, conn driver.Conn, events []*event.Event) ([]int, error) {
+	bySite := map[string][]int{}
+	for i, e := range events {
+		bySite[e.SiteID] = append(bySite[e.SiteID], i)
+	}
+	seen := map[string]bool{}
+	for site, idx := range bySite {
+		for len(idx) > 0 {
+			n := min(len(idx), idChunk)
+			chunk := idx[:n]
+			idx = idx[n:]
+			ids, types := make([]string, 0, n), map[string]bool{}
+			from, to := eventTime(events[chunk[0]]), eventTime(events[chunk[0]])
+			for _, i := range chunk {
+				e := events[i]
+				ids, types[string(e.Type)] = append(ids, e.ID), true
+				t := eventTime(e)
+				from, to = minTime(from, t), maxTime(to, t)
+			}
+			rows, err := conn.Query(ctx, `SELECT id FROM events
+				WHERE site_id = ? AND has(?, type) AND time >= ? AND time <= ? AND id IN (SELECT arrayJoin(?))`,
+				site, keys(types), from.Truncate(time.Second), to, ids)
+			if err != nil {
+				return nil, fmt.Errorf("look up loaded ids: %w", err)
+			}
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("look up loaded ids: %w", err)
+				}
+				seen[id] = true
+			}
+			if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+				return nil, fmt.Errorf("look up loaded ids: %w", err)
+			}
+		}
+	}
+	fresh := make([]int, 0, len(events))
+	for i, e := range events {
+		if !seen[e.ID] {
+			fresh = append(fresh, i)
+		}
+	}
+	return fresh, nil
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// refusedCodes are ClickHouse's errors about the values of an insert that
+// no schema change explains: text it cannot parse, a string too long.
+// Anything else, TYPE_MISMATCH included (a view whose columns disagree
+// with the table fails every row alike), is retried: dead-lettering on it
+// would empty the stream into the dead-letter topic.
 var refusedCodes = map[int32]bool{
-	6: true, 27: true, 38: true, 41: true, 53: true, 69: true, 70: true, 72: true, 131: true,
+	6: true, 27: true, 38: true, 41: true, 72: true, 131: true,
 }
 
 func refused(err error) bool {
