@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/footfall/footfall/collector"
+	"github.com/footfall/footfall/dashboard"
 	"github.com/footfall/footfall/enricher"
 	"github.com/footfall/footfall/internal/app"
 	"github.com/footfall/footfall/internal/config"
@@ -28,6 +29,7 @@ var modules = []app.Module{
 	promotions.Module(),
 	enricher.Module(),
 	loader.Module(),
+	dashboard.Module(),
 }
 
 // command is one subcommand: setup registers its flags and returns what to

@@ -22,6 +22,7 @@ FF_DIR="$DATA_DIR/footfall"
 PIDFILE="$DATA_DIR/run/footfall.pid"
 LOGFILE="$FF_DIR/footfall.log"
 KEYFILE="$FF_DIR/demo-write-key"
+STATSKEYFILE="$FF_DIR/demo-stats-key"
 
 # The services' settings, as the binary reads them (flags fall back to FOOTFALL_*).
 eval "$("$LOCAL_DIR/env.sh")"
@@ -70,9 +71,10 @@ do_start() {
   mkdir -p "$FF_DIR"
   "$BIN" migrate --log-format text >"$FF_DIR/migrate.log" 2>&1 || fail_with_log "footfall migrate failed" "$FF_DIR/migrate.log"
   "$BIN" seed-demo --log-format text >>"$FF_DIR/migrate.log" 2>&1 || fail_with_log "footfall seed-demo failed" "$FF_DIR/migrate.log"
-  if [[ ! -s "$KEYFILE" ]]; then
-    (umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$KEYFILE")
-  fi
+  local f
+  for f in "$KEYFILE" "$STATSKEYFILE"; do
+    [[ -s "$f" ]] || (umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$f")
+  done
   local name listing=()
   for name in "${SERVICES[@]}"; do
     if port_open "${PORTS[$name]}"; then
@@ -82,6 +84,7 @@ do_start() {
   done
   log "starting footfall all ($(IFS=,; echo "${listing[*]}" | sed 's/,/, /g'))"
   FOOTFALL_COLLECTOR_SITES="demo=$(cat "$KEYFILE")" \
+  FOOTFALL_DASHBOARD_KEYS="demo=$(cat "$STATSKEYFILE")" \
   FOOTFALL_COLLECTOR_DEMO_SITE=demo \
   FOOTFALL_COLLECTOR_DEMO_PROMOTIONS_URL="http://$HOST:${PORTS[promotions]}" \
     start_bg "$PIDFILE" "$LOGFILE" "$BIN" all --log-format json
@@ -101,11 +104,12 @@ print_urls() {
   for name in "${SERVICES[@]}"; do ports+="${ports:+,}${PORTS[$name]}"; done
   cat >&2 <<MSG
 [footfall] demo shop      $collector/demo/   (search "humidifier", then go home)
+[footfall] dashboard      http://$HOST:${PORTS[dashboard]}/#site=demo&key=$(cat "$STATSKEYFILE" 2>/dev/null)
 [footfall] collector      POST $collector/v1/batch   beacon $collector/footfall.js
 [footfall] promotions     http://$HOST:${PORTS[promotions]}/v1/promotions?site=demo&user=<anonymous id>
 [footfall] metrics        http://$HOST:{$ports}/metrics   (also /healthz, /readyz; --pprof adds /debug/pprof/)
 [footfall] ClickHouse     deploy/local/clickhouse.sh client -d footfall -q 'SELECT type, count() FROM events GROUP BY type'
-[footfall] demo write key $KEYFILE
+[footfall] demo write key $KEYFILE   Stats API key $STATSKEYFILE
 [footfall] log            $LOGFILE
 MSG
 }
@@ -120,6 +124,7 @@ case "${1:-}" in
     printf "export %s='%s'\n" \
       FOOTFALL_E2E_COLLECTOR "http://$HOST:${PORTS[collector]}" \
       FOOTFALL_E2E_PROMOTIONS "http://$HOST:${PORTS[promotions]}" \
+      FOOTFALL_E2E_DASHBOARD "http://$HOST:${PORTS[dashboard]}" \
       FOOTFALL_E2E_CLICKHOUSE_HTTP "http://$HOST:$CH_HTTP_PORT" ;;
   *) dispatch "$@" ;;
 esac
