@@ -2,7 +2,6 @@ package loader_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -257,13 +256,7 @@ func (r *rig) ids() map[string]uint64 {
 }
 
 // newID returns a random UUID v4, as the beacon makes them.
-func newID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
+func newID() string { return testenv.UUID() }
 
 // visit returns n events of one visitor, cycling through the types a shopper
 // sends, stamped as the collector stamps them.

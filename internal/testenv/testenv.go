@@ -227,3 +227,12 @@ func PublishRecords(t testing.TB, p kafka.Publisher, recs ...kafka.Record) {
 		t.Fatalf("publish %d records: %v", len(recs), err)
 	}
 }
+
+// UUID returns a random UUID v4, as the beacon makes event ids.
+func UUID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
