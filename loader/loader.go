@@ -23,8 +23,9 @@ import (
 
 // Config is the loader's configuration.
 type Config struct {
-	Group string
-	Batch kafka.BatchPolicy
+	Group     string
+	Batch     kafka.BatchPolicy
+	Retention Retention
 }
 
 // DefaultConfig batches big: ClickHouse wants few large inserts.
@@ -39,12 +40,19 @@ func DefaultConfig() Config {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Group, "loader-group", c.Group, "loader consumer group id")
 	c.Batch.RegisterFlags(fs, "loader")
+	fs.IntVar(&c.Retention.RawDays, "loader-retention-days", c.Retention.RawDays, "drop raw events (whole days) and visits (whole months) older than this many days; 0 keeps them")
+	fs.IntVar(&c.Retention.RollupDays, "loader-rollup-retention-days", c.Retention.RollupDays, "drop the hourly rollups (whole months) older than this many days; 0 keeps them")
 }
 
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
-	if c.Group == "" {
+	switch {
+	case c.Group == "":
 		return config.Invalid("loader-group", `""`, "a consumer group id")
+	case c.Retention.RawDays < 0:
+		return config.Invalid("loader-retention-days", c.Retention.RawDays, "0 (keep) or more days")
+	case c.Retention.RollupDays < 0:
+		return config.Invalid("loader-rollup-retention-days", c.Retention.RollupDays, "0 (keep) or more days")
 	}
 	return c.Batch.Validate("loader")
 }
@@ -104,8 +112,38 @@ func New(cfg Config, d Deps) (*Loader, error) {
 	return l, nil
 }
 
-// Run consumes until ctx ends.
-func (l *Loader) Run(ctx context.Context) error { return l.group.Run(ctx) }
+// Run consumes until ctx ends and, if a retention is set and the sink
+// keeps one, drops expired partitions at start and hourly.
+func (l *Loader) Run(ctx context.Context) error {
+	if r, ok := l.sink.(retainer); ok && (l.cfg.Retention.RawDays > 0 || l.cfg.Retention.RollupDays > 0) {
+		go l.retain(ctx, r)
+	}
+	return l.group.Run(ctx)
+}
+
+// retainer is a sink that can drop what is past its retention.
+type retainer interface {
+	DropExpired(ctx context.Context, now time.Time, r Retention) ([]string, error)
+}
+
+func (l *Loader) retain(ctx context.Context, r retainer) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		dropped, err := r.DropExpired(ctx, time.Now(), l.cfg.Retention)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			l.log.Warn("drop expired partitions", "err", err)
+		case len(dropped) > 0:
+			l.log.Info("dropped expired partitions", "partitions", dropped)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // HandleBatch decodes, deduplicates by id within the batch and writes. A
 // record that is not an event, or a row the sink can never write, is

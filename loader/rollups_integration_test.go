@@ -301,3 +301,48 @@ func TestRollupsExactWhenEventsArriveAgain(t *testing.T) {
 	run(testenv.Name("replay")) // every event again, from the oldest offset
 	sameFigures(t, conn, want)
 }
+
+// Retention drops whole days of raw events past it and keeps the rollups,
+// which have their own.
+func TestRetentionDropsWholeDaysOfRawEvents(t *testing.T) {
+	_, conn := testenv.ClickHouse(t)
+	sink := NewClickHouse(clickhouse.ClientOf(conn))
+	ctx := context.Background()
+	now := time.Now().UTC()
+	at := func(daysAgo int) *event.Event {
+		ts := now.AddDate(0, 0, -daysAgo)
+		return &event.Event{ID: testenv.UUID(), Type: event.Pageview, SiteID: "shop", AnonymousID: "v", SessionID: fmt.Sprint("s", daysAgo),
+			TS: ts.UnixMilli(), ReceivedAt: ts.UnixMilli(), Page: &event.Page{Path: "/"}}
+	}
+	if err := sink.Write(ctx, []*event.Event{at(100), at(100), at(1)}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(q string) uint64 {
+		var n uint64
+		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	dropped, err := sink.DropExpired(ctx, now, Retention{RawDays: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if day := now.AddDate(0, 0, -100).Format("20060102"); !slices.Contains(dropped, "events:"+day) {
+		t.Fatalf("dropped %v, want events:%s among them", dropped, day)
+	}
+	if n := count("SELECT count() FROM events"); n != 1 {
+		t.Fatalf("events holds %d rows after dropping 100-day-old ones, want the recent 1", n)
+	}
+	if n := count("SELECT toUInt64(sumMerge(pageviews)) FROM events_hourly WHERE dimension = ''"); n != 3 {
+		t.Fatalf("the rollup counts %d pageviews, want all 3: it keeps its own retention", n)
+	}
+	if _, err := sink.DropExpired(ctx, now, Retention{RawDays: 30, RollupDays: 30}); err != nil {
+		t.Fatal(err)
+	}
+	// The month of 100 days ago is over by more than 30 days: its rollup
+	// partition goes; this month's stays.
+	if n := count("SELECT toUInt64(sumMerge(pageviews)) FROM events_hourly WHERE dimension = ''"); n != 1 {
+		t.Fatalf("the rollup counts %d pageviews after its own retention, want the recent 1", n)
+	}
+}

@@ -1,0 +1,105 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Retention says how long ClickHouse keeps what the loader writes, in days;
+// 0 keeps it for ever. Data goes a whole partition at a time: a day of raw
+// events, a month of visits or rollups (once all of that month is past).
+type Retention struct {
+	RawDays    int // events and sessions
+	RollupDays int // events_hourly and sessions_hourly
+}
+
+// tables and how each is partitioned.
+var retained = []struct {
+	table  string
+	daily  bool
+	rollup bool
+}{
+	{"events", true, false},
+	{"sessions", false, false},
+	{"events_hourly", false, true},
+	{"sessions_hourly", false, true},
+}
+
+// DropExpired drops the partitions that ended before the retention of
+// their table, and returns what it dropped as table:partition.
+func (c *ClickHouse) DropExpired(ctx context.Context, now time.Time, r Retention) ([]string, error) {
+	conn, err := c.client.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var dropped []string
+	for _, t := range retained {
+		days := r.RawDays
+		if t.rollup {
+			days = r.RollupDays
+		}
+		if days <= 0 {
+			continue
+		}
+		cutoff := now.UTC().AddDate(0, 0, -days)
+		parts, err := partitions(ctx, conn, t.table)
+		if err != nil {
+			return dropped, err
+		}
+		for _, p := range parts {
+			if !expired(p, t.daily, cutoff) {
+				continue
+			}
+			if err := conn.Exec(ctx, "ALTER TABLE "+t.table+" DROP PARTITION "+p); err != nil {
+				return dropped, fmt.Errorf("drop partition %s of %s: %w", p, t.table, err)
+			}
+			dropped = append(dropped, t.table+":"+p)
+		}
+	}
+	return dropped, nil
+}
+
+// partitions lists the partition ids of table's active parts.
+func partitions(ctx context.Context, conn driver.Conn, table string) ([]string, error) {
+	rows, err := conn.Query(ctx, `SELECT DISTINCT partition_id FROM system.parts
+		WHERE database = currentDatabase() AND table = ? AND active`, table)
+	if err != nil {
+		return nil, fmt.Errorf("list partitions of %s: %w", table, err)
+	}
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list partitions of %s: %w", table, err)
+		}
+		out = append(out, p)
+	}
+	return out, errors.Join(rows.Err(), rows.Close())
+}
+
+// expired: partition id YYYYMMDD (daily) or YYYYMM ended before cutoff.
+// Ids that are neither are never dropped.
+func expired(id string, daily bool, cutoff time.Time) bool {
+	if _, err := strconv.Atoi(id); err != nil {
+		return false
+	}
+	layout := "200601"
+	if daily {
+		layout = "20060102"
+	}
+	start, err := time.Parse(layout, id)
+	if err != nil {
+		return false
+	}
+	end := start.AddDate(0, 1, 0)
+	if daily {
+		end = start.AddDate(0, 0, 1)
+	}
+	return !end.After(cutoff)
+}
