@@ -3,6 +3,7 @@ package dashboard
 import (
 	"flag"
 
+	"github.com/footfall/footfall/dashboard/web"
 	"github.com/footfall/footfall/internal/app"
 )
 
@@ -21,7 +22,7 @@ func Module() app.Module {
 				if err != nil {
 					return nil, err
 				}
-				return New(cfg, Deps{ClickHouse: client, Ops: d.Ops, Log: d.Log})
+				return New(cfg, Deps{ClickHouse: client, Ops: d.Ops, Log: d.Log, Page: web.Assets})
 			}
 		},
 	}
