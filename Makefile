@@ -5,9 +5,9 @@ LOCAL := deploy/local
 # Connection settings of the local services, for the Go tests and the e2e test.
 ENV := eval "$$($(LOCAL)/env.sh)"
 
-.PHONY: up down status test vet unit integration go-test sdk-test e2e chdb tools services pipeline build bench selftest
+.PHONY: up down status test vet unit integration go-test sdk-test e2e chdb tools services pipeline build bench selftest bench-dashboard dashboard-test
 
-## up: start Kafka, PostgreSQL, ClickHouse and Footfall (all four services + the demo shop)
+## up: start Kafka, PostgreSQL, ClickHouse and Footfall (every service, the dashboard and the demo shop)
 up: services pipeline
 
 ## down: stop what `make up` started (data stays in .data/)
@@ -30,7 +30,7 @@ build:
 	go build -o bin/footfall ./cmd/footfall
 
 ## test: every test, against the real services (starts them; leaves them running)
-test: vet tools services selftest go-test chdb sdk-test pipeline e2e
+test: vet tools services selftest go-test chdb sdk-test pipeline e2e dashboard-test
 	@echo "make test: all passed"
 
 tools:
@@ -64,6 +64,14 @@ sdk-test: tools
 e2e: tools pipeline
 	$(ENV) && source <($(LOCAL)/footfall.sh env) && cd sdk-js && npm run -s test:e2e
 
+## dashboard-test: the dashboard page's build check, unit tests, and the page in Chromium against the running pipeline
+dashboard-test: tools pipeline
+	$(ENV) && source <($(LOCAL)/footfall.sh env) && cd dashboard/web && npm run -s check-dist && npm test
+
 ## bench: Go benchmarks (ratios against the baseline in the same run; see docs/benchmarks.md)
 bench:
 	set -o pipefail; go test -run '^$$' -bench . -benchmem -count 3 ./... | go run ./cmd/benchratio
+
+## bench-dashboard: Stats API p50/p95 on 10M generated events (database footfall_bench) against raw-events SQL, and the page's ready time in Chromium (see docs/benchmarks.md)
+bench-dashboard: services build
+	$(ENV) && go run ./cmd/benchdash --footfall bin/footfall

@@ -50,6 +50,7 @@ func commands() []command {
 		command{"all", "every service above in one process (a laptop, the demo)", serve(modules...)},
 		command{"migrate", "apply PostgreSQL and ClickHouse migrations and create the Kafka topics", setupMigrate},
 		command{"seed-demo", "load the demo shop's promotions catalog into PostgreSQL", setupSeedDemo},
+		command{"generate", "write realistic events for one site straight into ClickHouse (benchmark data)", setupGenerate},
 		command{"ports", "print each service's name and default port, one per line (for scripts)", setupPorts},
 	)
 }
