@@ -18,7 +18,7 @@ import (
 const visitLookback = 24 * time.Hour
 
 var rawEventSQL = map[string]string{
-	"n_visitors":     "toInt64(uniqExact(" + visitorExpr + "))",
+	"n_visitors":     "toInt64(uniq(" + visitorExpr + "))",
 	"n_pageviews":    "toInt64(uniqExactIf(id, type = 'pageview'))",
 	"n_events":       "toInt64(uniqExact(id))",
 	"n_zero_results": "toInt64(uniqExactIf(id, type = 'search' AND search_results = 0))",
@@ -70,7 +70,7 @@ var rawVisitSQL = map[string]string{
 	"n_bounces":         "toInt64(sum(is_bounce))",
 	"n_duration":        "toInt64(sum(duration))",
 	"n_visit_pageviews": "toInt64(sum(pageviews))",
-	"n_visit_visitors":  "toInt64(uniqExact(visitor))",
+	"n_visit_visitors":  "toInt64(uniq(visitor))",
 }
 
 // rawVisits selects visit figures from sessions. The inner query keeps
@@ -139,5 +139,5 @@ func visitWhere(st *stmt, s scope) {
 // Plausible's current visitors.
 func realtimeVisitors(site string, since time.Time) *stmt {
 	st := &stmt{}
-	return st.add("SELECT toInt64(uniqExact("+visitorExpr+")) AS n_visitors FROM events WHERE site_id = ? AND time >= ? AND bot = 0", site, since)
+	return st.add("SELECT toInt64(uniq("+visitorExpr+")) AS n_visitors FROM events WHERE site_id = ? AND time >= ? AND bot = 0", site, since)
 }

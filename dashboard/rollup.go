@@ -11,7 +11,7 @@ import (
 // each query names its site, one or two dimensions and a range of hours.
 
 var rollupEventSQL = map[string]string{
-	"n_visitors":     "toInt64(uniqExactMerge(visitors))",
+	"n_visitors":     "toInt64(uniqMerge(visitors))",
 	"n_pageviews":    "toInt64(sumMerge(pageviews))",
 	"n_events":       "toInt64(countMerge(events))",
 	"n_zero_results": "toInt64(sumMerge(zero_results))",
@@ -55,14 +55,14 @@ var (
 		"n_bounces":         "sumMerge(bounces) AS b",
 		"n_duration":        "sumMerge(duration) AS d",
 		"n_visit_pageviews": "sumMerge(pageviews) AS p",
-		"n_visit_visitors":  "uniqExactIfMergeState(visitors) AS u",
+		"n_visit_visitors":  "uniqIfMergeState(visitors) AS u",
 	}
 	rollupVisitSQL = map[string]string{
 		"n_visits":          "toInt64(sum(v))",
 		"n_bounces":         "toInt64(sum(b))",
 		"n_duration":        "toInt64(sum(d))",
 		"n_visit_pageviews": "toInt64(sum(p))",
-		"n_visit_visitors":  "toInt64(uniqExactIfMerge(u))",
+		"n_visit_visitors":  "toInt64(uniqIfMerge(u))",
 	}
 )
 

@@ -119,7 +119,7 @@ func shopTraffic() ([]*event.Event, figures) {
 // dashboard does.
 func rollups(ctx context.Context, conn driver.Conn) (figures, error) {
 	f := figures{PagePageviews: map[string]int64{}, EntryVisits: map[string]int64{}}
-	err := conn.QueryRow(ctx, `SELECT countMerge(events), sumMerge(pageviews), uniqExactMerge(visitors)
+	err := conn.QueryRow(ctx, `SELECT countMerge(events), sumMerge(pageviews), uniqMerge(visitors)
 		FROM events_hourly WHERE site_id = 'shop' AND dimension = ''`).Scan(&f.Events, &f.Pageviews, &f.Visitors)
 	if err != nil {
 		return f, err
@@ -129,7 +129,7 @@ func rollups(ctx context.Context, conn driver.Conn) (figures, error) {
 	if err != nil {
 		return f, err
 	}
-	err = conn.QueryRow(ctx, `SELECT sumMerge(visits), sumMerge(bounces), sumMerge(duration), sumMerge(pageviews), uniqExactIfMerge(visitors)
+	err = conn.QueryRow(ctx, `SELECT sumMerge(visits), sumMerge(bounces), sumMerge(duration), sumMerge(pageviews), uniqIfMerge(visitors)
 		FROM sessions_hourly WHERE site_id = 'shop' AND dimension = ''`).Scan(&f.Visits, &f.Bounces, &f.Duration, &f.VisitPageviews, &f.VisitVisitors)
 	if err != nil {
 		return f, err
