@@ -285,6 +285,18 @@ func (m *model) breakdown(prop string, metrics []string, from, to time.Time, c c
 			}
 		}
 	}
+	// Visitors rank by their additive companion: a page's pageviews, a
+	// visit property's visits, another event property's events.
+	if rank == "visitors" {
+		switch {
+		case byVisit:
+			rank = "visits"
+		case prop == "event:page":
+			rank = "pageviews"
+		default:
+			rank = "events"
+		}
+	}
 	values := make([]string, 0, len(groups))
 	for v := range groups {
 		values = append(values, v)

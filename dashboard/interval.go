@@ -55,6 +55,29 @@ func (iv interval) bucketSQL(column string) string {
 	return fmt.Sprintf("toStartOfDay(%s, 'UTC')", column)
 }
 
+// start is the start of t's bucket.
+func (iv interval) start(t time.Time) time.Time {
+	t = t.UTC()
+	switch iv {
+	case hourly:
+		return t.Truncate(time.Hour)
+	case monthly:
+		return monthOf(t)
+	}
+	return dayOf(t)
+}
+
+// next is the start of the bucket after the one starting at t.
+func (iv interval) next(t time.Time) time.Time {
+	switch iv {
+	case hourly:
+		return t.Add(time.Hour)
+	case monthly:
+		return t.AddDate(0, 1, 0)
+	}
+	return t.AddDate(0, 0, 1)
+}
+
 // buckets lists every bucket of p in order, empty ones too.
 func (iv interval) buckets(p period) []time.Time {
 	var out []time.Time

@@ -54,7 +54,10 @@ func (s *stmt) String() string { return s.b.String() }
 
 // groupBy ends a statement whose grouped columns are named bucket and
 // value: GROUP BY, then ORDER BY and LIMIT for a ranked breakdown.
-func (s *stmt) groupBy(g grouping) {
+func (s *stmt) groupBy(g grouping) { s.groupByHaving(g, "") }
+
+// groupByHaving is groupBy keeping only the groups that meet having.
+func (s *stmt) groupByHaving(g grouping, having string) {
 	var keys []string
 	if g.iv != "" {
 		keys = append(keys, "bucket")
@@ -64,6 +67,9 @@ func (s *stmt) groupBy(g grouping) {
 	}
 	if len(keys) > 0 {
 		s.add(" GROUP BY " + strings.Join(keys, ", "))
+	}
+	if having != "" {
+		s.add(" HAVING " + having)
 	}
 	if g.order != "" {
 		s.add(fmt.Sprintf(" ORDER BY %s DESC, value ASC LIMIT %d, %d", g.order, g.offset, g.limit))

@@ -52,4 +52,9 @@ def test_migrations_apply_to_current_clickhouse(tmp_path):
     s.query(f"INSERT INTO events ({cols}) VALUES {row}")
     got = s.query("SELECT count(), any(search_keyword) FROM events FINAL WHERE site_id = 'demo'", "CSV")
     assert str(got).strip() == '1,"humidifier"'
+    # The rollup's view gives the event's rows their dimension, value and
+    # sampling level (0 to 7) on this engine too.
+    got = s.query("SELECT dimension, value, lvl <= 7, uniqMerge(visitors) FROM events_hourly "
+                  "GROUP BY dimension, value, lvl ORDER BY dimension", "CSV")
+    assert str(got).strip().splitlines() == ['"","",1,1', '"search","humidifier",1,1']
     s.close()

@@ -23,14 +23,25 @@ func windowOf(site string, now time.Time, days int) window {
 
 // call is one Stats API request of the dashboard page and the SQL that
 // computes the same figures from the raw events table alone: bots left
-// out, ids counted with uniqExact, no rollups. That SQL is the baseline.
+// out, ids counted with uniqExact, visitors with uniq as the API counts
+// them, rows ranked as the API ranks them, no rollups. That SQL is the
+// baseline.
 type call struct {
 	name   string
-	onLoad bool // the page makes it on load; the others on a tab click
+	when   when
 	path   string
 	params url.Values
 	raw    func(w window) (string, []any)
 }
+
+// when the page makes a call.
+type when string
+
+const (
+	onLoad  when = "yes" // every load of the default page
+	onTab   when = "tab" // a click on a panel's tab
+	withURL when = "url" // only when the address asks for it (funnel=)
+)
 
 // visitor is who an event counts for, as the loader and the rollups say.
 const visitor = "if(anonymous_id != '', anonymous_id, user_id)"
@@ -40,29 +51,33 @@ func scope(w window, from time.Time) (string, []any) {
 	return "site_id = ? AND bot = 0 AND time >= ? AND time < ?", []any{w.site, from, w.to}
 }
 
-// eventBreakdown groups events of one type by expr.
-func eventBreakdown(types, expr string, events bool, limit int) func(window) (string, []any) {
+// eventBreakdown groups events of one type by expr, ranked by their count
+// (rank: events) or their pageviews, as the API ranks a breakdown asked
+// for visitors first.
+func eventBreakdown(types, expr, rank string, limit int) func(window) (string, []any) {
 	return func(w window) (string, []any) {
 		where, args := scope(w, w.from)
-		cols := "uniqExact(" + visitor + ") AS visitors"
-		if events {
-			cols += ", uniqExact(id) AS events"
-		}
+		cols := "uniq(" + visitor + ") AS visitors, uniqExact(id) AS " + rank
 		if strings.Contains(types, "search") {
 			cols += ", uniqExactIf(id, search_results = 0) AS zero_results"
 		}
 		return fmt.Sprintf(`SELECT %s AS value, %s FROM events WHERE %s AND type IN (%s) AND value != ''
-			GROUP BY value ORDER BY visitors DESC, value LIMIT %d`, expr, cols, where, types, limit), args
+			GROUP BY value ORDER BY %s DESC, value LIMIT %d`, expr, cols, where, types, rank, limit), args
 	}
 }
 
 // visitBreakdown builds each visit from its events (the first event's
 // referrer and tags, the first and last page) and groups visits by expr
-// over those columns.
-func visitBreakdown(expr string, limit int) func(window) (string, []any) {
+// over those columns, ranked by visits as the API ranks them; withVisitors
+// counts each value's visitors too.
+func visitBreakdown(expr string, withVisitors bool, limit int) func(window) (string, []any) {
 	return func(w window) (string, []any) {
 		where, args := scope(w, w.from)
-		return fmt.Sprintf(`SELECT %s AS value, uniqExact(visitor) AS visitors FROM (
+		cols := "count() AS visits"
+		if withVisitors {
+			cols += ", uniq(visitor) AS visitors"
+		}
+		return fmt.Sprintf(`SELECT %s AS value, %s FROM (
 				SELECT session_id, any(%s) AS visitor,
 					argMinIf(page_path, (ts, id), type = 'pageview') AS entry_page,
 					argMaxIf(page_path, (ts, id), type = 'pageview') AS exit_page,
@@ -74,7 +89,7 @@ func visitBreakdown(expr string, limit int) func(window) (string, []any) {
 					toString(argMin(os, (ts, id))) AS os,
 					toString(argMin(device, (ts, id))) AS device
 				FROM events WHERE %s AND session_id != '' GROUP BY session_id)
-			GROUP BY value ORDER BY visitors DESC, value LIMIT %d`, expr, visitor, where, limit), args
+			GROUP BY value ORDER BY visits DESC, value LIMIT %d`, expr, cols, visitor, where, limit), args
 	}
 }
 
@@ -107,14 +122,15 @@ func breakdown(property, metrics string, limit int) url.Values {
 }
 
 // calls is every request of the dashboard page (dashboard/web/src: the
-// cards, the chart, the first tab of each list panel, the funnel, the
-// realtime count), then the other tabs' breakdowns.
+// cards, the chart, the first tab of each list panel, the realtime count),
+// then the other tabs' breakdowns and the funnel, which the page shows
+// only when its address names the steps.
 var calls = []call{
-	{name: "aggregate (6 metrics, compare)", onLoad: true, path: "aggregate",
+	{name: "aggregate (6 metrics, compare)", when: onLoad, path: "aggregate",
 		params: params("period", "30d", "metrics", "visitors,visits,pageviews,views_per_visit,bounce_rate,visit_duration", "compare", "previous_period"),
 		raw: func(w window) (string, []any) {
 			where, args := scope(w, w.prevFrom)
-			return `SELECT current, uniqExact(visitor), count(), sum(pageviews), sum(pageviews) / count(),
+			return `SELECT current, uniq(visitor), count(), sum(pageviews), sum(pageviews) / count(),
 					round(100 * avg(bounce)), round(avg(duration))
 				FROM (
 					SELECT time >= ? AS current, session_id, any(` + visitor + `) AS visitor,
@@ -125,21 +141,33 @@ var calls = []call{
 					FROM events WHERE ` + where + ` AND session_id != '' GROUP BY current, session_id)
 				GROUP BY current`, append([]any{w.from}, args...)
 		}},
-	{name: "timeseries visitors", onLoad: true, path: "timeseries", params: params("period", "30d", "metrics", "visitors"),
+	{name: "timeseries visitors", when: onLoad, path: "timeseries", params: params("period", "30d", "metrics", "visitors"),
 		raw: func(w window) (string, []any) {
 			where, args := scope(w, w.from)
-			return `SELECT toDate(time) AS date, uniqExact(` + visitor + `) FROM events WHERE ` + where + ` GROUP BY date ORDER BY date`, args
+			return `SELECT toDate(time) AS date, uniq(` + visitor + `) FROM events WHERE ` + where + ` GROUP BY date ORDER BY date`, args
 		}},
-	{name: "breakdown visit:channel", onLoad: true, path: "breakdown", params: breakdown("visit:channel", "visitors", rows), raw: visitBreakdown(channel, rows)},
-	{name: "breakdown event:page", onLoad: true, path: "breakdown", params: breakdown("event:page", "visitors", rows), raw: eventBreakdown("'pageview'", "page_path", false, rows)},
-	{name: "breakdown visit:device", onLoad: true, path: "breakdown", params: breakdown("visit:device", "visitors", rows), raw: visitBreakdown("device", rows)},
-	{name: "breakdown event:search", onLoad: true, path: "breakdown", params: breakdown("event:search", "visitors,events,zero_results", rows),
-		raw: eventBreakdown("'search'", `lower(replaceRegexpAll(search_keyword, '^\\s+|\\s+$', ''))`, true, rows)},
-	{name: "breakdown event:click", onLoad: true, path: "breakdown", params: breakdown("event:click", "visitors,events", rows),
-		raw: eventBreakdown("'click'", "if(click_href != '', click_href, click_text)", true, rows)},
-	{name: "breakdown event:name", onLoad: true, path: "breakdown", params: breakdown("event:name", "visitors,events", rows+1),
-		raw: eventBreakdown("'pageview', 'custom'", "if(type = 'custom', name, 'pageview')", true, rows+1)},
-	{name: "funnel / → /p/* → /cart", onLoad: true, path: "funnel", params: params("period", "30d", "steps", "event:page==/|event:page==/p/*|event:page==/cart"),
+	{name: "breakdown visit:channel", when: onLoad, path: "breakdown", params: breakdown("visit:channel", "visitors", rows), raw: visitBreakdown(channel, true, rows)},
+	{name: "breakdown event:page", when: onLoad, path: "breakdown", params: breakdown("event:page", "visitors", rows),
+		raw: eventBreakdown("'pageview'", "page_path", "pageviews", rows)},
+	{name: "breakdown visit:device", when: onLoad, path: "breakdown", params: breakdown("visit:device", "visitors", rows), raw: visitBreakdown("device", true, rows)},
+	{name: "breakdown event:search", when: onLoad, path: "breakdown", params: breakdown("event:search", "visitors,events,zero_results", rows),
+		raw: eventBreakdown("'search'", `lower(replaceRegexpAll(search_keyword, '^\\s+|\\s+$', ''))`, "events", rows)},
+	{name: "breakdown event:click", when: onLoad, path: "breakdown", params: breakdown("event:click", "visitors,events", rows),
+		raw: eventBreakdown("'click'", "if(click_href != '', click_href, click_text)", "events", rows)},
+	{name: "breakdown event:name", when: onLoad, path: "breakdown", params: breakdown("event:name", "visitors,events", rows+1),
+		raw: eventBreakdown("'pageview', 'custom'", "if(type = 'custom', name, 'pageview')", "events", rows+1)},
+	{name: "realtime visitors", when: onLoad, path: "realtime/visitors", params: params(),
+		raw: func(w window) (string, []any) {
+			return `SELECT uniq(` + visitor + `) FROM events WHERE site_id = ? AND bot = 0 AND time >= now() - 300`, []any{w.site}
+		}},
+	{name: "breakdown visit:source", when: onTab, path: "breakdown", params: breakdown("visit:source", "visitors", rows), raw: visitBreakdown(source, true, rows)},
+	{name: "breakdown visit:utm_medium", when: onTab, path: "breakdown", params: breakdown("visit:utm_medium", "visitors", rows), raw: visitBreakdown("utm_medium", true, rows)},
+	{name: "breakdown visit:utm_source", when: onTab, path: "breakdown", params: breakdown("visit:utm_source", "visitors", rows), raw: visitBreakdown("utm_source", true, rows)},
+	{name: "breakdown visit:entry_page (visits)", when: onTab, path: "breakdown", params: breakdown("visit:entry_page", "visits", rows), raw: visitBreakdown("entry_page", false, rows)},
+	{name: "breakdown visit:exit_page (visits)", when: onTab, path: "breakdown", params: breakdown("visit:exit_page", "visits", rows), raw: visitBreakdown("exit_page", false, rows)},
+	{name: "breakdown visit:browser", when: onTab, path: "breakdown", params: breakdown("visit:browser", "visitors", rows), raw: visitBreakdown("browser", true, rows)},
+	{name: "breakdown visit:os", when: onTab, path: "breakdown", params: breakdown("visit:os", "visitors", rows), raw: visitBreakdown("os", true, rows)},
+	{name: "funnel / → /p/* → /cart", when: withURL, path: "funnel", params: params("period", "30d", "steps", "event:page==/|event:page==/p/*|event:page==/cart"),
 		raw: func(w window) (string, []any) {
 			where, args := scope(w, w.from)
 			return `SELECT level, count() FROM (
@@ -148,15 +176,4 @@ var calls = []call{
 					FROM events WHERE ` + where + ` GROUP BY visitor)
 				GROUP BY level`, args
 		}},
-	{name: "realtime visitors", onLoad: true, path: "realtime/visitors", params: params(),
-		raw: func(w window) (string, []any) {
-			return `SELECT uniqExact(` + visitor + `) FROM events WHERE site_id = ? AND bot = 0 AND time >= now() - 300`, []any{w.site}
-		}},
-	{name: "breakdown visit:source", path: "breakdown", params: breakdown("visit:source", "visitors", rows), raw: visitBreakdown(source, rows)},
-	{name: "breakdown visit:utm_medium", path: "breakdown", params: breakdown("visit:utm_medium", "visitors", rows), raw: visitBreakdown("utm_medium", rows)},
-	{name: "breakdown visit:utm_source", path: "breakdown", params: breakdown("visit:utm_source", "visitors", rows), raw: visitBreakdown("utm_source", rows)},
-	{name: "breakdown visit:entry_page", path: "breakdown", params: breakdown("visit:entry_page", "visitors", rows), raw: visitBreakdown("entry_page", rows)},
-	{name: "breakdown visit:exit_page", path: "breakdown", params: breakdown("visit:exit_page", "visitors", rows), raw: visitBreakdown("exit_page", rows)},
-	{name: "breakdown visit:browser", path: "breakdown", params: breakdown("visit:browser", "visitors", rows), raw: visitBreakdown("browser", rows)},
-	{name: "breakdown visit:os", path: "breakdown", params: breakdown("visit:os", "visitors", rows), raw: visitBreakdown("os", rows)},
 }

@@ -129,11 +129,17 @@ export function createDashboard(root, { site, client, navigate, onRefused, onSig
     }
   }
 
-  // The funnel report is Footfall's own; where the API answers 404 or 400
-  // for it (an older server, steps it cannot read) the panel is hidden.
+  // The funnel shows only where the address names its steps: it reads raw
+  // events (seconds on a busy month), the rest of the page the rollups.
+  // The report is Footfall's own; where the API answers 404 or 400 for it
+  // (an older server, steps it cannot read) the panel is hidden.
   async function loadFunnel() {
     const mine = latest(funnel);
     const steps = state.funnel;
+    if (!steps.length) {
+      funnel.hide();
+      return;
+    }
     funnel.loading();
     try {
       const answer = await client.funnel(state, steps.map(stepFilter));

@@ -16,9 +16,10 @@ export const PERIODS = [
 
 export const DEFAULT_PERIOD = '30d';
 
-// DEFAULT_FUNNEL is a shop's path to a sale: the home page, any product
-// page, the cart.
-export const DEFAULT_FUNNEL = ['/', '/p/*', '/cart'];
+// A funnel is shown only where the address asks for one
+// (?funnel=/|/p/*|/cart), as Plausible shows the funnels a site has set
+// up: its report reads raw events, seconds on a month of a busy shop,
+// while every panel of the default page reads the rollups.
 
 const METRIC_KEYS = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration'];
 const DATE_RANGE = /^\d{4}-\d{2}-\d{2},\d{4}-\d{2}-\d{2}$/;
@@ -38,7 +39,7 @@ export function readState(search) {
     const value = q.get(param);
     if (value) filters.push({ property: propertyForParam(param).api, value });
   }
-  const funnel = q.has('funnel') ? q.get('funnel').split('|').filter(Boolean) : DEFAULT_FUNNEL;
+  const funnel = (q.get('funnel') || '').split('|').filter(Boolean);
   const metric = METRIC_KEYS.includes(q.get('metric')) ? q.get('metric') : 'visitors';
   return { site: q.get('site') || '', period, date, filters, funnel, metric };
 }
@@ -53,7 +54,7 @@ export function writeSearch(state) {
   if (state.period !== DEFAULT_PERIOD) add('period', state.period);
   if (state.period === 'custom') add('date', state.date);
   for (const f of state.filters) add(property(f.property).param, f.value);
-  if (state.funnel.join('|') !== DEFAULT_FUNNEL.join('|')) add('funnel', state.funnel.join('|'));
+  if (state.funnel.length) add('funnel', state.funnel.join('|'));
   if (state.metric !== 'visitors') add('metric', state.metric);
   return parts.length ? `?${parts.join('&')}` : '';
 }

@@ -24,7 +24,6 @@ const DEFAULT_TABS = {
   clicks: ['clicks', 'event:click'],
   events: ['events', 'event:name'],
 };
-const FUNNEL = { labels: ['/', '/p/*', '/cart'], steps: 'event:page==/|event:page==/p/*|event:page==/cart' };
 
 let env;
 let run;
@@ -110,8 +109,10 @@ async function between(page, act, expected, shown) {
 
 // assertShowsTheAPI checks the whole page after act. The realtime count is
 // compared only when the page was loaded: a click does not fetch it again.
-function assertShowsTheAPI(page, act, { period = PERIOD, date = '', filters = '', tabs = DEFAULT_TABS, loads = false } = {}) {
-  const query = { period, date, filters, tabs, funnel: FUNNEL };
+// funnel: the steps the address names ({labels, steps}); without them the
+// funnel panel must be hidden.
+function assertShowsTheAPI(page, act, { period = PERIOD, date = '', filters = '', tabs = DEFAULT_TABS, loads = false, funnel = null } = {}) {
+  const query = { period, date, filters, tabs, funnel };
   const realtimeIfLoaded = (view, reloaded) => {
     if (!loads && !reloaded) delete view.realtime;
     return view;
@@ -136,6 +137,9 @@ test('the page shows the Stats API\'s figures; a clicked row filters every panel
   assert.equal(new URL(page.url()).search, '?site=demo');
   assert.ok(requests.every((u) => !u.includes(env.statsKey)), 'no request carries the key in its URL');
   assert.ok(shown.lists.pages.rows.length > 0, 'the top pages panel has rows');
+  // The default page reads the rollups only: no funnel (raw events) unless
+  // the address names its steps.
+  assert.ok(!requests.some((u) => u.includes('/api/v1/stats/funnel')), 'the default page asks for no funnel');
 
   // Pointing at the chart's last point reads its figure.
   assert.ok(shown.chart.length >= 30, `30 days on the chart, ${shown.chart.length} points`);
@@ -163,7 +167,8 @@ test('the page shows the Stats API\'s figures; a clicked row filters every panel
   await assertShowsTheAPI(page, () => page.reload(), { filters, loads: true });
   assert.equal(await chip.locator('strong').textContent(), value);
 
-  // Other tabs show their own breakdowns, filtered too.
+  // Other tabs show their own breakdowns, filtered too; entry pages count
+  // visits (unique entrances).
   let tabs = { ...DEFAULT_TABS, pages: ['entry', 'visit:entry_page'], sources: ['sources', 'visit:source'], devices: ['browsers', 'visit:browser'], searches: ['nothing', 'event:search'] };
   await assertShowsTheAPI(page, async () => {
     await page.click('[data-panel=pages] [data-tab=entry]');
@@ -171,11 +176,13 @@ test('the page shows the Stats API\'s figures; a clicked row filters every panel
     await page.click('[data-panel=devices] [data-tab=browsers]');
     await page.click('[data-panel=searches] [data-tab=nothing]');
   }, { filters, tabs });
-  tabs = { ...tabs, sources: ['utm', 'visit:utm_campaign'] };
+  tabs = { ...tabs, sources: ['utm', 'visit:utm_campaign'], pages: ['exit', 'visit:exit_page'] };
   await assertShowsTheAPI(page, async () => {
     await page.click('[data-panel=sources] [data-tab=utm]');
     await page.selectOption('[data-panel=sources] select.choice', 'visit:utm_campaign');
+    await page.click('[data-panel=pages] [data-tab=exit]');
   }, { filters, tabs });
+  assert.equal(await page.locator('[data-panel=pages] thead th.figure').textContent(), 'Unique exits');
 
   // Removing the chip takes the filter out of the address and the panels.
   const unfiltered = await assertShowsTheAPI(page, () => chip.locator('button').click(), { tabs });
@@ -258,13 +265,14 @@ test('the realtime count refreshes by itself every 30 seconds', async (t) => {
   assert.equal(asked, 2);
 });
 
-test('the funnel takes its steps from the address, and is hidden where the API has none', async (t) => {
+test('the funnel shows only with steps in the address, and is hidden where the API has none', async (t) => {
   const browser = await launch();
   t.after(() => browser.close());
   const page = await (await browser.newContext()).newPage();
   const problems = watch(page);
   await page.goto(`${env.dashboard}/#site=demo&key=${env.statsKey}`);
   await ready(page);
+  assert.equal(await page.locator('[data-panel=funnel]').isHidden(), true, 'no funnel on the default page');
 
   const rows = await between(page, () => page.goto(`${env.dashboard}/?site=demo&funnel=/|add_to_basket`),
     async () => {
@@ -275,6 +283,14 @@ test('the funnel takes its steps from the address, and is hidden where the API h
       lis.map((li) => [...li.querySelectorAll('.name, .figure')].map((el) => el.textContent))));
   assert.equal(rows.length, 2);
   assert.notEqual(rows[1][1], '0', 'this run put something in the basket');
+
+  // A clicked row filters the funnel with every other panel, and the
+  // steps stay in the address.
+  const funnel = { labels: ['/', 'add_to_basket'], steps: 'event:page==/|event:name==add_to_basket' };
+  const device = await page.locator('[data-panel=devices] tbody tr').first().getAttribute('data-value');
+  await assertShowsTheAPI(page, () => page.locator('[data-panel=devices] tbody tr a.name').first().click(),
+    { filters: `visit:device==${device}`, funnel });
+  assert.equal(new URL(page.url()).searchParams.get('funnel'), '/|add_to_basket');
   assert.deepEqual(problems, []);
 
   await page.route((url) => url.pathname.endsWith('/api/v1/stats/funnel'), (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":"not found"}' }));

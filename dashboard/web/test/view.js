@@ -11,10 +11,14 @@ const CARDS = { visitors: count, visits: count, pageviews: count, views_per_visi
 const ROWS = 9;
 
 // ask is how a list panel's tab asks the API for its rows and which
-// figures it shows after a row's name: most show visitors; searches,
-// clicks and custom events say more, and two tabs leave rows out.
+// figures it shows after a row's name: most show visitors; entry and exit
+// pages visits (unique entrances and exits); searches, clicks and custom
+// events say more, and two tabs leave rows out.
 function ask(panel, tab) {
   switch (`${panel}/${tab}`) {
+    case 'pages/entry':
+    case 'pages/exit':
+      return { metrics: ['visits'], columns: ['visits'] };
     case 'searches/searches':
       return { metrics: ['visitors', 'events', 'zero_results'], columns: ['events', 'zero_results'] };
     case 'searches/nothing':
@@ -55,9 +59,10 @@ export function shownView(page) {
 }
 
 // expectedView asks the API for what the page should show (the chart with
-// its first metric, visitors): the period
-// (and a custom one's date), the filters (as the API's filters string), the [tab, property] each list
-// panel shows, the funnel's steps as the API takes them with their labels.
+// its first metric, visitors): the period (and a custom one's date), the
+// filters (as the API's filters string), the [tab, property] each list
+// panel shows, and the funnel's steps as the API takes them with their
+// labels, or none: without steps in the address the panel is hidden.
 export async function expectedView(env, { period, date = '', filters, tabs, funnel }) {
   const common = { period, date, filters };
   // The API refuses views per visit with a page filter; the card says so.

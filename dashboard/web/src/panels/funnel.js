@@ -1,7 +1,8 @@
-// The funnel: how many visitors went from one step to the next, by default
-// home page → a product page → the cart. Its steps come from the address
+// The funnel: how many visitors went from one step to the next, say home
+// page → a product page → the cart. Its steps come from the address
 // (?funnel=/|/p/*|/cart); a step that starts with "/" is a page (with *
-// wildcards), anything else a custom event's name.
+// wildcards), anything else a custom event's name. Without steps in the
+// address the panel stays hidden.
 import { h } from '../dom.js';
 import { count, percent } from '../format.js';
 
@@ -13,13 +14,14 @@ export function stepFilter(step) {
 export function createFunnelPanel() {
   const body = h('ol', { className: 'steps' });
   const message = h('p', { className: 'message' });
-  const element = h('section', { className: 'panel funnel', 'data-panel': 'funnel' },
+  const element = h('section', { className: 'panel funnel', 'data-panel': 'funnel', hidden: true },
     h('header', {}, h('h2', {}, 'Funnel'), h('span', { className: 'hint' }, 'visitors who went on to each step')),
     body, message);
 
   return {
     element,
     loading() {
+      element.hidden = false;
       element.dataset.state = 'loading';
     },
     // hide takes the panel away where the API has no funnel report.

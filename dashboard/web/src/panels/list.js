@@ -73,8 +73,9 @@ export function createListPanel(spec, { onTab, onFilter }) {
   return {
     element,
     // query is what to fetch for the tab on show: the property, the
-    // metrics (the first ranks the rows) and enough rows to fill the panel
-    // after those keep() leaves out.
+    // metrics (the first ranks the rows; visitors rank by the count that
+    // goes with them, pageviews, visits or events, as the API ranks) and
+    // enough rows to fill the panel after those keep() leaves out.
     query() {
       drawFrame();
       return { property: property(), metrics: tab.metrics || tab.columns.map((c) => c.metric), limit: ROWS + (tab.spare || 0) };

@@ -15,6 +15,12 @@
 import { count } from '../format.js';
 
 const visitors = { metric: 'visitors', label: 'Visitors', format: count };
+// Entry and exit pages count visits, as Plausible's unique entrances and
+// exits do: a visit's exit page moves on as the visit goes on, and a
+// rollup's unique-visitor count cannot take its visitor back out of the
+// page it left.
+const entrances = { metric: 'visits', label: 'Unique entrances', format: count };
+const exits = { metric: 'visits', label: 'Unique exits', format: count };
 const searches = { metric: 'events', label: 'Searches', format: count };
 const foundNothing = { metric: 'zero_results', label: 'No results', format: count, mark: true };
 
@@ -38,8 +44,8 @@ export const LIST_PANELS = [
     title: 'Top pages',
     tabs: [
       { id: 'pages', label: 'Pages', heading: 'Page', property: 'event:page', columns: [visitors] },
-      { id: 'entry', label: 'Entry pages', heading: 'Entry page', property: 'visit:entry_page', columns: [visitors] },
-      { id: 'exit', label: 'Exit pages', heading: 'Exit page', property: 'visit:exit_page', columns: [visitors] },
+      { id: 'entry', label: 'Entry pages', heading: 'Entry page', property: 'visit:entry_page', columns: [entrances] },
+      { id: 'exit', label: 'Exit pages', heading: 'Exit page', property: 'visit:exit_page', columns: [exits] },
     ],
   },
   {
