@@ -21,9 +21,7 @@ var (
 		"kafka_consumergroup_lag": {"kafka_exporter", []string{"consumergroup", "topic", "partition"}},
 	}
 	// pending metrics are planned in an issue and not registered yet.
-	pending = map[string]string{
-		"footfall_collector_spool_bytes": "issue 12",
-	}
+	pending = map[string]string{}
 	// targetLabels are added by Prometheus when it scrapes.
 	targetLabels = []string{"job", "instance"}
 )
