@@ -13,6 +13,22 @@ import (
 // These statements read the sums; unique visitors are counted apart (see
 // visitors.go), since they cost a hundred times more.
 
+// rollupSelect starts a statement on a rollup with the grouping's bucket
+// and value columns, and returns the rollup dimension it groups by (empty for
+// the site's total).
+func rollupSelect(g grouping) (*stmt, string) {
+	st := &stmt{}
+	st.add("SELECT ")
+	if g.iv != "" {
+		st.add(g.iv.bucketSQL("hour") + " AS bucket, ")
+	}
+	if g.prop == nil {
+		return st, ""
+	}
+	st.add("value, ")
+	return st, g.prop.dim
+}
+
 var rollupEventSQL = map[string]string{
 	"n_pageviews":    "toInt64(sumMerge(pageviews))",
 	"n_events":       "toInt64(countMerge(events))",
@@ -21,16 +37,7 @@ var rollupEventSQL = map[string]string{
 
 // rollupEvents selects event sums from events_hourly.
 func rollupEvents(s scope, g grouping, cols []string) *stmt {
-	st := &stmt{}
-	st.add("SELECT ")
-	if g.iv != "" {
-		st.add(g.iv.bucketSQL("hour") + " AS bucket, ")
-	}
-	dim := ""
-	if g.prop != nil {
-		st.add("value, ")
-		dim = g.prop.dim
-	}
+	st, dim := rollupSelect(g)
 	st.add(selectList(rollupEventSQL, cols))
 	st.add(fmt.Sprintf(" FROM events_hourly WHERE site_id = ? AND dimension = '%s' AND hour >= ? AND hour < ?", dim), s.site, s.from, s.to)
 	st.groupBy(g)
@@ -49,16 +56,7 @@ var rollupVisitSQL = map[string]string{
 // every sum; a value whose visits net to nothing is left out of a
 // breakdown.
 func rollupVisits(s scope, g grouping, cols []string) *stmt {
-	st := &stmt{}
-	st.add("SELECT ")
-	if g.iv != "" {
-		st.add(g.iv.bucketSQL("hour") + " AS bucket, ")
-	}
-	dim := ""
-	if g.prop != nil {
-		st.add("value, ")
-		dim = g.prop.dim
-	}
+	st, dim := rollupSelect(g)
 	if !slices.Contains(cols, "n_visits") {
 		cols = append([]string{"n_visits"}, cols...)
 	}
