@@ -15,19 +15,22 @@ import (
 // to maxLevel (migrations/clickhouse/0002_reporting.sql), and the rows of
 // lvl >= k hold 1/2^k of the visitors, whichever they are. A figure is
 // counted in two statements: its rows of the top level estimate it; then
-// a small one merges every level and is exact up to 65,536, as uniq is,
-// and a large one merges only the levels that still hold sampleFloor of
-// its visitors and is scaled up. That is as precise as uniq itself, whose
-// state keeps 32,768 to 65,536 hashes of any larger set.
+// a small one merges every level and is exact up to 16,384, and a large
+// one merges only the levels that still hold sampleFloor of its visitors
+// and is scaled up: a standard error of at most 1/sqrt(8192), 1.1 %, and
+// less the larger the sample. (Plausible's uniq is exact up to 65,536;
+// counting as uniq does cost the default page 100 ms more on a month of a
+// busy shop, docs/benchmarks.md.)
 
 const (
 	maxLevel    = 7
-	sampleFloor = 32768
+	sampleFloor = 8192
 	// exactBelow: an estimate under this merges every level. Its margin
-	// over 65,536 is more than five standard errors of the estimate there
-	// (a 1/128 sample: 512 visitors, ±4.4 %), so a figure up to 65,536
-	// is never sampled.
-	exactBelow = 81920
+	// over 16,384 is more than two standard errors of the estimate there
+	// (a 1/128 sample: 128 visitors, ±8.8 %), so a figure up to 16,384 is
+	// sampled only when the estimate is far off, and then from a sample of
+	// at least 8,192.
+	exactBelow = 20480
 )
 
 // levelFor is the level a figure estimated at n visitors is counted from:

@@ -14,16 +14,17 @@ func TestLevelFor(t *testing.T) {
 	}{
 		{0, 0},
 		{500, 0},
-		// Up to 65,536 and some margin for the estimate's error: every
+		// Up to 16,384 and some margin for the estimate's error: every
 		// level, exact.
-		{65536, 0},
+		{16384, 0},
 		{exactBelow - 1, 0},
-		// Above: the highest level that still holds 32,768 visitors.
+		// Above: the highest level that still holds 8,192 visitors.
 		{exactBelow, 1},
-		{131071, 1},
-		{131072, 2},
-		{393102, 3},
-		{837195, 4},
+		{32767, 1},
+		{32768, 2},
+		{43000, 2},
+		{393102, 5},
+		{837195, 6},
 		{1 << 40, maxLevel},
 	}
 	for _, tt := range tests {

@@ -19,10 +19,9 @@
 -- states costs by the visitors they hold, about 50 ns each on two cores:
 -- a month of a busy shop is a million visitor-hours, 60 to 200 ms a
 -- figure. Where a figure is large (its lvl >= 7 rows estimate it above
--- 81,920) the dashboard merges only the rows of the level that still holds
--- at least 32,768 visitors and scales up, as precise as uniq itself,
--- whose state keeps 32,768 to 65,536 hashes above 65,536; smaller figures
--- merge every level and stay exact. Sums are the same whatever the level:
+-- 20,480) the dashboard merges only the rows of the level that still holds
+-- at least 8,192 visitors and scales up (a standard error of 1.1 % at
+-- most); smaller figures merge every level and stay exact. Sums are the same whatever the level:
 -- each event and visit is in one level's row. value precedes lvl and hour
 -- in the sort key so that the visitors of a few values, at a few levels,
 -- are read alone; granules of 64 rows keep such a read from spilling into
