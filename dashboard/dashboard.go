@@ -29,6 +29,7 @@ type Dashboard struct {
 	cfg    Config
 	deps   Deps
 	tel    *telemetry
+	levels *levelCache
 	now    func() time.Time
 	engine *gin.Engine
 }
@@ -41,7 +42,7 @@ func New(cfg Config, d Deps) (*Dashboard, error) {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.Use(gin.Recovery())
-	db := &Dashboard{cfg: cfg, deps: d, tel: newTelemetry(d.Ops.Registry()), now: time.Now, engine: e}
+	db := &Dashboard{cfg: cfg, deps: d, tel: newTelemetry(d.Ops.Registry()), levels: newLevelCache(), now: time.Now, engine: e}
 
 	api := e.Group("/api/v1", cors)
 	api.OPTIONS("/*path", func(c *gin.Context) { c.Status(http.StatusNoContent) })

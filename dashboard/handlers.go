@@ -81,7 +81,7 @@ func (d *Dashboard) realtime(ctx context.Context, _ url.Values, site string) (an
 }
 
 func (d *Dashboard) aggregate(ctx context.Context, q url.Values, site string) (any, error) {
-	req, err := parseRequest(q, site, d.today())
+	req, err := d.parseRequest(q, site)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func (d *Dashboard) aggregate(ctx context.Context, q url.Values, site string) (a
 }
 
 func (d *Dashboard) timeseries(ctx context.Context, q url.Values, site string) (any, error) {
-	req, err := parseRequest(q, site, d.today())
+	req, err := d.parseRequest(q, site)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +178,9 @@ func (d *Dashboard) breakdown(ctx context.Context, q url.Values, site string) (a
 	if err != nil {
 		return nil, err
 	}
-	rows, err := breakdown(ctx, conn, scopeOf(site, p, filters), prop, metrics, limit, page)
+	s := scopeOf(site, p, filters)
+	s.levels = d.levels
+	rows, err := breakdown(ctx, conn, s, prop, metrics, limit, page)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +196,7 @@ func (d *Dashboard) breakdown(ctx context.Context, q url.Values, site string) (a
 }
 
 func (d *Dashboard) funnel(ctx context.Context, q url.Values, site string) (any, error) {
-	req, err := parseRequest(q, site, d.today())
+	req, err := d.parseRequest(q, site)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +212,7 @@ func (d *Dashboard) funnel(ctx context.Context, q url.Values, site string) (any,
 }
 
 func (d *Dashboard) retention(ctx context.Context, q url.Values, site string) (any, error) {
-	req, err := parseRequest(q, site, d.today())
+	req, err := d.parseRequest(q, site)
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,14 @@ type request struct {
 	period period
 }
 
+// parseRequest is the package's parseRequest for today, with the
+// dashboard's level cache in its scope.
+func (d *Dashboard) parseRequest(q url.Values, site string) (request, error) {
+	req, err := parseRequest(q, site, d.today())
+	req.scope.levels = d.levels
+	return req, err
+}
+
 // parseRequest reads site (authorized), period, date and filters.
 func parseRequest(q url.Values, site string, today time.Time) (request, error) {
 	p, err := parsePeriod(q.Get("period"), q.Get("date"), today)

@@ -17,6 +17,8 @@ type scope struct {
 	site     string
 	from, to time.Time
 	filters  []filter
+	// levels caches the sampling level of visitor figures; nil: none.
+	levels *levelCache
 }
 
 // fromRollups says whether the rollups can answer: only without filters,

@@ -247,20 +247,26 @@ func (c visitorCount) groupKey(r row) string {
 	return ""
 }
 
-// countVisitors runs c: the estimate, then the count, and returns rows
-// whose tally holds the figures (visitors, or a visit property's).
+// countVisitors runs c: the estimate (unless every figure's level is in
+// the scope's cache), then the count, and returns rows whose tally holds
+// the figures (visitors, or a visit property's).
 func countVisitors(ctx context.Context, conn driver.Conn, c visitorCount) ([]row, error) {
 	if c.prop != nil && len(c.values) == 0 {
 		return nil, nil
 	}
-	estimates, err := query(ctx, conn, c.estimateStmt())
-	if err != nil {
-		return nil, fmt.Errorf("estimate visitors: %w", err)
-	}
-	level := map[string]int{}
-	for _, r := range estimates {
-		n := r.visitors + r.visitVisitors
-		level[c.groupKey(r)] = levelFor(n << maxLevel)
+	keys := c.figureKeys()
+	level, known := c.s.levels.get(c, keys)
+	if !known {
+		estimates, err := query(ctx, conn, c.estimateStmt())
+		if err != nil {
+			return nil, fmt.Errorf("estimate visitors: %w", err)
+		}
+		level = map[string]int{}
+		for _, r := range estimates {
+			n := r.visitors + r.visitVisitors
+			level[c.groupKey(r)] = levelFor(n << maxLevel)
+		}
+		c.s.levels.put(c, keys, level)
 	}
 	rows, err := query(ctx, conn, c.countStmt(level))
 	if err != nil {
@@ -272,6 +278,22 @@ func countVisitors(ctx context.Context, conn driver.Conn, c visitorCount) ([]row
 		rows[i].visitVisitors <<= k
 	}
 	return rows, nil
+}
+
+// figureKeys are the group keys of every figure c counts, whether or not
+// it has rows: each bucket's label, each value, or "" for the total.
+func (c visitorCount) figureKeys() []string {
+	switch {
+	case c.iv != "":
+		var out []string
+		for b := c.iv.start(c.s.from); b.Before(c.s.to); b = c.iv.next(b) {
+			out = append(out, c.iv.label(b))
+		}
+		return out
+	case c.prop != nil:
+		return c.values
+	}
+	return []string{""}
 }
 
 func maxTime(a, b time.Time) time.Time {
