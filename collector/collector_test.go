@@ -69,6 +69,9 @@ func (p *recordingPublisher) byTopic(topic string) []map[string]any {
 
 const writeKey = "wk_test"
 
+// linuxChrome is the User-Agent the tests' requests send.
+const linuxChrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+
 func newTestCollector(t *testing.T, p *recordingPublisher) *Collector {
 	t.Helper()
 	cfg := DefaultConfig()
@@ -107,7 +110,7 @@ func post(t *testing.T, c *Collector, body []byte, header map[string]string) (*h
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/v1/batch", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
-	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36")
+	req.Header.Set("User-Agent", linuxChrome)
 	req.RemoteAddr = "203.0.113.77:5555"
 	for k, v := range header {
 		req.Header.Set(k, v)
@@ -136,8 +139,8 @@ func TestBatchAcceptedAndStamped(t *testing.T) {
 	}
 	s := searches[0]
 	for field, want := range map[string]any{
-		"site_id": "shop", "ip": "203.0.113.0", "browser": "Chrome", "os": "Linux",
-		"search_keyword": "humidifier", "page_url": "https://shop/?q=humidifier", "date": float64(1700000000000),
+		"site_id": "shop", "ip": "203.0.113.0", "user_agent": linuxChrome, "browser": "Chrome", "os": "Linux", "device": "desktop",
+		"search_keyword": "humidifier", "page_url": "https://shop/?q=humidifier", "original_ts": float64(1700000000000),
 	} {
 		if s[field] != want {
 			t.Errorf("%s = %v, want %v", field, s[field], want)
@@ -145,6 +148,11 @@ func TestBatchAcceptedAndStamped(t *testing.T) {
 	}
 	if _, ok := s["received_at"]; !ok {
 		t.Error("received_at not stamped")
+	}
+	// A browser's batch without sent_at cannot date its events: they get
+	// the time the collector received them, in ts and in the flat date.
+	if s["ts"] != s["received_at"] || s["date"] != s["received_at"] {
+		t.Errorf("ts %v, date %v, want received_at %v", s["ts"], s["date"], s["received_at"])
 	}
 	if n := len(p.byTopic("footfall.pageview")); n != 1 {
 		t.Errorf("footfall.pageview got %d events", n)
@@ -187,6 +195,9 @@ func TestBadInput(t *testing.T) {
 		{name: "unknown type", body: []byte(`{"site":"` + writeKey + `","events":[` + good + `,` + ev(id2, "hover", "") + `]}`), status: 400, rejected: event.ReasonUnknownType},
 		{name: "missing id", body: []byte(`{"site":"` + writeKey + `","events":[` + good + `,{"type":"click","ts":1,"anonymous_id":"a"}]}`), status: 400, rejected: event.ReasonMissingID},
 		{name: "oversized event", body: []byte(`{"site":"` + writeKey + `","events":[` + good + `,` + ev(id2, "custom", `,"name":"x","props":{"p":"`+strings.Repeat("y", 2<<10)+`"}`) + `]}`), status: 400, rejected: event.ReasonEventTooLarge},
+		{name: "not UTF-8", body: []byte(`{"site":"` + writeKey + `","events":[` + good + `,` + ev(id2, "custom", `,"name":"x","props":{"city":"M`+"\xfc"+`nchen"}`) + `]}`), status: 400, rejected: event.ReasonInvalidUTF8},
+		{name: "type twice", body: []byte(`{"site":"` + writeKey + `","events":[` + good + `,` + ev(id2, "pageview", `,"Type":"identify"`) + `]}`), status: 400, rejected: event.ReasonDuplicateKey},
+		{name: "site twice", body: []byte(`{"site":"` + writeKey + `","events":[` + good + `],"site":"other"}`), status: 400, reason: event.ReasonDuplicateKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -282,19 +293,6 @@ func TestTruncateIP(t *testing.T) {
 	}
 }
 
-func TestParseAgent(t *testing.T) {
-	for ua, want := range map[string]agent{
-		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605 Version/17.0 Mobile/15E148 Safari/604.1": {Browser: "Safari", OS: "iOS", Device: "mobile"},
-		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36 Edg/120.0":              {Browser: "Edge", OS: "Windows", Device: "desktop"},
-		"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)":                                       {Bot: true, Browser: "other", OS: "other", Device: "bot"},
-		"": {Bot: true, Browser: "other", OS: "other", Device: "bot"},
-	} {
-		if got := parseAgent(ua); got != want {
-			t.Errorf("parseAgent(%q) = %+v, want %+v", ua, got, want)
-		}
-	}
-}
-
 func TestIdentityVerification(t *testing.T) {
 	const secret = "s3cret=="
 	identify := func(id, user, hash string) string {
@@ -318,7 +316,7 @@ func TestIdentityVerification(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &recordingPublisher{}
 			c := newTestCollector(t, p)
-			c.cfg.IdentitySecrets = Secrets{"shop": secret}
+			c.cfg.IdentitySecrets = config.Secrets{"shop": secret}
 			body := `{"site":"` + writeKey + `","events":[` + ev(id1, "pageview", "") + `,` + identify(id2, "user-42", tt.hash) + `]}`
 			res, br := post(t, c, []byte(body), nil)
 			if len(p.byTopic("footfall.pageview")) != 1 {
@@ -340,18 +338,22 @@ func TestIdentityVerification(t *testing.T) {
 			if res.StatusCode != http.StatusOK || br.Accepted != 2 || len(ids) != 1 {
 				t.Fatalf("answer %d %+v, footfall.identify %v: want the identify accepted", res.StatusCode, br, ids)
 			}
-			if props, _ := ids[0]["props"].(map[string]any); ids[0]["user_id"] != "user-42" || props["user_hash"] != nil || props["plan"] != "gold" {
-				t.Errorf("identify in Kafka = %v, want user-42 with its props but not the spent user_hash", ids[0])
+			if props, _ := ids[0]["props"].(map[string]any); ids[0]["user_id"] != "user-42" || ids[0]["user_verified"] != true || props["user_hash"] != nil || props["plan"] != "gold" {
+				t.Errorf("identify in Kafka = %v, want user-42 vouched for, with its props but not the spent user_hash", ids[0])
 			}
 		})
 	}
 
-	t.Run("a site without a secret takes identify on trust", func(t *testing.T) {
+	t.Run("a site without a secret keeps a browser's identify, unvouched", func(t *testing.T) {
 		p := &recordingPublisher{}
 		c := newTestCollector(t, p)
-		res, br := post(t, c, []byte(`{"site":"`+writeKey+`","events":[`+identify(id2, "user-42", "")+`]}`), nil)
-		if res.StatusCode != http.StatusOK || br.Accepted != 1 || len(p.byTopic("footfall.identify")) != 1 {
+		res, br := post(t, c, []byte(`{"site":"`+writeKey+`","events":[`+identify(id2, "user-42", "any")+`]}`), nil)
+		ids := p.byTopic("footfall.identify")
+		if res.StatusCode != http.StatusOK || br.Accepted != 1 || len(ids) != 1 {
 			t.Fatalf("answer %d %+v", res.StatusCode, br)
+		}
+		if props, _ := ids[0]["props"].(map[string]any); ids[0]["user_verified"] != nil || props["user_hash"] != nil {
+			t.Errorf("identify in Kafka = %v, want it unvouched and without user_hash", ids[0])
 		}
 	})
 }
@@ -397,7 +399,9 @@ func TestConfigValidate(t *testing.T) {
 		{"event limit too small", func(c *Config) { c.Limits.MaxEventBytes = 255 }, "collector-max-event-bytes"},
 		{"demo of an unknown site", func(c *Config) { c.DemoSite = "elsewhere" }, "collector-demo-site"},
 		{"demo of a known site", func(c *Config) { c.DemoSite = "shop" }, ""},
-		{"secret of an unknown site", func(c *Config) { c.IdentitySecrets = Secrets{"elsewhere": "s"} }, "collector-identity-secrets"},
+		{"secret of an unknown site", func(c *Config) { c.IdentitySecrets = config.Secrets{"elsewhere": "s"} }, "collector-identity-secrets"},
+		{"address burst below a batch", func(c *Config) { c.Rate.IPBurst = c.MaxEvents - 1 }, "collector-rate-ip-burst"},
+		{"quota of an unknown site", func(c *Config) { c.Rate.Sites = Quotas{"elsewhere": 5} }, "collector-site-quotas"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

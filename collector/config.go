@@ -1,11 +1,11 @@
 // Package collector is Footfall's HTTP intake: it validates batches from the
 // beacon and server-side senders, stamps what only the server knows, and
-// answers 2xx only once Kafka holds every accepted event.
+// answers 2xx only once Kafka holds every accepted event, or, while Kafka
+// is away, the collector's disk spool does.
 package collector
 
 import (
 	"flag"
-	"fmt"
 	"strings"
 
 	"github.com/footfall/footfall/internal/config"
@@ -17,44 +17,64 @@ type Config struct {
 	// Sites maps write keys to site ids. Write keys come from the
 	// environment (FOOTFALL_SITES), never from the repository.
 	Sites Sites
+	// ServerKeys maps secret server keys to site ids. A batch sent with
+	// one (as the HTTP Basic user name) may set user ids, client IPs and
+	// times; one sent with a write key may not.
+	ServerKeys ServerKeys
 	// IdentitySecrets maps site ids to the secrets with which their
-	// servers sign user ids for identify (see event.UserHash); a site
-	// without one has its identify events taken on trust.
-	IdentitySecrets Secrets
-	MaxBodyBytes    int64
-	MaxEvents       int
-	Limits          event.Limits
-	TrustedProxies  config.StringList
+	// servers sign user ids for identify (see event.UserHash). Only a
+	// signed identify, or a server key, links a device to a user id; a
+	// site without a secret gets links from its server keys alone.
+	IdentitySecrets config.Secrets
+	// AllowedOrigins lists, per site, the origins whose pages may send
+	// with its write key; a site without a list accepts any origin.
+	AllowedOrigins Origins
+	MaxBodyBytes   int64
+	MaxEvents      int
+	Limits         event.Limits
+	TrustedProxies config.StringList
 	// DemoSite, when set, serves the demo shop for that site under /demo/.
 	DemoSite      string
 	PromotionsURL string
 	// TopicPrefix is the Kafka topic prefix (--kafka-topic-prefix).
 	TopicPrefix string
+	// Spool keeps what Kafka does not acknowledge in time (spooling.go).
+	Spool Spooling
+	// Rate limits what one address or site may send (ratelimit.go).
+	Rate RateLimits
 }
 
 // DefaultConfig is what a laptop needs.
 func DefaultConfig() Config {
 	return Config{
 		Sites:           Sites{},
-		IdentitySecrets: Secrets{},
+		ServerKeys:      ServerKeys{},
+		IdentitySecrets: config.Secrets{},
+		AllowedOrigins:  Origins{},
 		MaxBodyBytes:    512 << 10,
 		MaxEvents:       500,
 		Limits:          event.DefaultLimits,
 		PromotionsURL:   "http://127.0.0.1:8081",
 		TopicPrefix:     "footfall",
+		Spool:           DefaultSpooling(),
+		Rate:            DefaultRateLimits(),
 	}
 }
 
 // RegisterFlags binds c to fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(&c.Sites, "collector-sites", "sites as SITE_ID=WRITE_KEY pairs, comma-separated")
-	fs.Var(&c.IdentitySecrets, "collector-identity-secrets", "SITE_ID=SECRET pairs, comma-separated: identify events of these sites must carry props.user_hash, the hex HMAC-SHA256 of user_id under SECRET")
+	fs.Var(&c.ServerKeys, "collector-server-keys", "secret server keys as SITE_ID=KEY pairs, comma-separated, several per site allowed; sent as the HTTP Basic user name (empty password), they let a batch set user_id, ip and the time")
+	fs.Var(&c.IdentitySecrets, "collector-identity-secrets", "SITE_ID=SECRET pairs, comma-separated: a browser's identify events of these sites must carry props.user_hash, the hex HMAC-SHA256 of user_id under SECRET, and only such identify events link a device to a user id (sites without a secret: only server keys do)")
+	fs.Var(&c.AllowedOrigins, "collector-allowed-origins", "SITE_ID=ORIGIN|ORIGIN... pairs, comma-separated, e.g. shop=https://shop.example|https://www.shop.example: browsers on other origins are refused with the site's write key (sites not listed: any origin; server keys: exempt)")
 	fs.Int64Var(&c.MaxBodyBytes, "collector-max-body-bytes", c.MaxBodyBytes, "largest request body, compressed or not")
 	fs.IntVar(&c.MaxEvents, "collector-max-batch-events", c.MaxEvents, "most events in one batch")
 	fs.IntVar(&c.Limits.MaxEventBytes, "collector-max-event-bytes", c.Limits.MaxEventBytes, "largest single event")
 	fs.Var(&c.TrustedProxies, "collector-trusted-proxies", "proxy CIDRs whose X-Forwarded-For is believed, comma-separated")
 	fs.StringVar(&c.DemoSite, "collector-demo-site", c.DemoSite, "serve the demo shop under /demo/ for this site id (empty: off)")
 	fs.StringVar(&c.PromotionsURL, "collector-demo-promotions-url", c.PromotionsURL, "promotions API URL the demo shop's browser calls")
+	c.Spool.RegisterFlags(fs)
+	c.Rate.RegisterFlags(fs)
 }
 
 // Validate reports the first setting that cannot work.
@@ -74,7 +94,23 @@ func (c Config) Validate() error {
 			return config.Invalid("collector-identity-secrets", site+"=…", "sites of --collector-sites only")
 		}
 	}
-	return nil
+	for key, site := range c.ServerKeys {
+		switch {
+		case c.Sites.KeyOf(site) == "":
+			return config.Invalid("collector-server-keys", site+"=…", "sites of --collector-sites only")
+		case c.Sites[key] != "":
+			return config.Invalid("collector-server-keys", site+"=…", "a key that is no site's write key (write keys are public)")
+		}
+	}
+	for site := range c.AllowedOrigins {
+		if c.Sites.KeyOf(site) == "" {
+			return config.Invalid("collector-allowed-origins", site+"=…", "sites of --collector-sites only")
+		}
+	}
+	if err := c.Rate.Validate(c.Sites, c.MaxEvents); err != nil {
+		return err
+	}
+	return c.Spool.Validate()
 }
 
 // Sites maps write keys to site ids.
@@ -91,7 +127,7 @@ func (s Sites) String() string {
 // Set parses SITE_ID=WRITE_KEY pairs.
 func (s *Sites) Set(v string) error {
 	out := Sites{}
-	if err := eachPair(v, "SITE_ID=WRITE_KEY", func(site, key string) { out[key] = site }); err != nil {
+	if err := config.EachPair(v, "SITE_ID=WRITE_KEY", func(site, key string) error { out[key] = site; return nil }); err != nil {
 		return err
 	}
 	*s = out
@@ -106,42 +142,4 @@ func (s Sites) KeyOf(site string) string {
 		}
 	}
 	return ""
-}
-
-// Secrets maps site ids to secrets; printing it shows the sites only.
-type Secrets map[string]string
-
-func (s Secrets) String() string {
-	var parts []string
-	for site := range s {
-		parts = append(parts, site+"=…")
-	}
-	return strings.Join(parts, ",")
-}
-
-// Set parses SITE_ID=SECRET pairs.
-func (s *Secrets) Set(v string) error {
-	out := Secrets{}
-	if err := eachPair(v, "SITE_ID=SECRET", func(site, secret string) { out[site] = secret }); err != nil {
-		return err
-	}
-	*s = out
-	return nil
-}
-
-// eachPair calls put with each NAME=VALUE entry of a comma-separated list,
-// skipping empty entries; a VALUE may itself contain "=". An entry with a
-// side missing is an error naming it by NAME only: VALUE is a secret.
-func eachPair(v, form string, put func(name, value string)) error {
-	for _, entry := range strings.Split(v, ",") {
-		if entry = strings.TrimSpace(entry); entry == "" {
-			continue
-		}
-		name, value, ok := strings.Cut(entry, "=")
-		if !ok || name == "" || value == "" {
-			return fmt.Errorf("%q: want %s", name, form)
-		}
-		put(name, value)
-	}
-	return nil
 }

@@ -10,18 +10,22 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
+	"github.com/footfall/footfall/internal/segment"
+	"github.com/footfall/footfall/internal/useragent"
 )
 
 // maxInflation bounds how far a gzip body may expand, so a small
 // compressed request cannot become a huge one.
 const maxInflation = 8
 
-// retryAfter is what a client is told to wait when Kafka is unreachable.
+// retryAfter is what a client is told to wait when neither Kafka nor the
+// spool takes its batch.
 const retryAfter = 5 * time.Second
 
 // batchResponse is the body of every /v1/batch answer.
@@ -44,8 +48,10 @@ type invalidRecord struct {
 
 // serveBatch answers 200 when every event was accepted. When some were
 // rejected it answers 400 listing each rejected event's index and reason;
-// the accepted events of that batch are in Kafka all the same, and a
-// resend is harmless because events are deduplicated by id.
+// the accepted events of that batch are stored all the same (in Kafka, or
+// in the spool while Kafka is away), and a resend is harmless because
+// events are deduplicated by id. A body in Segment's shape ("batch"
+// rather than "site" and "events") is Segment's batch call (segment.go).
 func (c *Collector) serveBatch(ctx *gin.Context) {
 	now := time.Now()
 	body, code, reason, detail := c.readBody(ctx.Request)
@@ -54,94 +60,127 @@ func (c *Collector) serveBatch(ctx *gin.Context) {
 		return
 	}
 	b, err := event.DecodeBatch(body)
+	if err != nil || b.Site == "" && b.Events == nil {
+		if req, ok, _ := segment.DecodeBatch(body); ok {
+			c.serveSegment(ctx, req, now)
+			return
+		}
+	}
 	if err != nil {
-		c.fail(ctx, http.StatusBadRequest, event.ReasonMalformedJSON, err.Error())
+		c.fail(ctx, http.StatusBadRequest, event.ReasonOf(err), err.Error())
 		return
 	}
-	site, ok := c.cfg.Sites[b.Site]
-	switch {
-	case !ok:
-		c.fail(ctx, http.StatusUnauthorized, event.ReasonUnknownSite, "no site has this write key")
+	src, ok := c.authenticate(ctx, b.Site)
+	if !ok {
 		return
+	}
+	site := src.site
+	switch {
 	case len(b.Events) == 0:
 		c.fail(ctx, http.StatusBadRequest, event.ReasonEmptyBatch, "events is empty")
 		return
 	case len(b.Events) > c.cfg.MaxEvents:
-		c.fail(ctx, http.StatusRequestEntityTooLarge, event.ReasonTooManyEvents, fmt.Sprintf("%d events, limit %d", len(b.Events), c.cfg.MaxEvents))
+		c.fail(ctx, http.StatusRequestEntityTooLarge, event.ReasonTooManyEvents, tooMany(len(b.Events), c.cfg.MaxEvents))
+		return
+	}
+	if c.overLimit(ctx, src, len(b.Events)) {
 		return
 	}
 
-	ip, ag := truncateIP(ctx.ClientIP()), parseAgent(ctx.Request.UserAgent())
-	received := now.UnixMilli()
-	recs := make([]kafka.Record, 0, len(b.Events))
-	var rejected []event.Rejection
-	types := make([]event.Type, 0, len(b.Events))
+	ip, received := truncateIP(ctx.ClientIP()), now.UnixMilli()
+	var ag useragent.Agent
+	if !src.server {
+		ag = c.agents.Parse(ctx.Request.UserAgent())
+	}
+	in := intake{recs: make([]kafka.Record, 0, len(b.Events)), types: make([]event.Type, 0, len(b.Events))}
 	for i, raw := range b.Events {
 		e, rej := event.DecodeEvent(raw, c.cfg.Limits)
 		if rej == nil {
-			rej = c.verifyIdentity(site, e)
+			rej = c.vouch(src, e, ip, b.SentAt, received)
 		}
 		if rej != nil {
 			rej.Index = i
-			rejected = append(rejected, *rej)
-			recs = append(recs, c.invalidRecord(site, received, raw, rej))
+			in.reject(c.invalidRecord(site, received, raw, rej), *rej)
 			continue
 		}
-		e.SiteID, e.ReceivedAt, e.IP, e.UserAgent = site, received, ip, ctx.Request.UserAgent()
-		e.Bot, e.Browser, e.OS, e.Device = ag.Bot, ag.Browser, ag.OS, ag.Device
-		event.Derive(e)
-		value, err := json.Marshal(e)
-		if err != nil { // unreachable for a decoded event; counted if not
-			rejected = append(rejected, event.Rejection{Index: i, ID: e.ID, Reason: event.ReasonInvalidField, Detail: err.Error()})
-			continue
+		if src.server {
+			ag = c.agentOf(src, e.UserAgent, "")
 		}
-		recs = append(recs, kafka.Record{Topic: event.Topic(c.cfg.TopicPrefix, e.Type), Key: []byte(e.Key()), Value: value})
-		types = append(types, e.Type)
+		c.keep(&in, i, e, site, received, ag)
 	}
-
-	start := time.Now()
-	if err := c.deps.Publisher.Publish(ctx, recs); err != nil {
-		c.m.kafkaErrors.Inc()
-		c.deps.Log.Error("kafka did not acknowledge batch", "records", len(recs), "err", err)
-		ctx.Header("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
-		c.answer(ctx, http.StatusServiceUnavailable, batchResponse{Error: "kafka_unavailable", Detail: "events were not stored; retry"})
+	if !c.commit(ctx, &in) {
 		return
 	}
-	c.m.produceTime.Observe(time.Since(start).Seconds())
-	for _, t := range types {
-		c.m.accepted.WithLabelValues(string(t)).Inc()
-	}
-	for _, r := range rejected {
-		c.m.rejected.WithLabelValues(string(r.Reason)).Inc()
-	}
 	status := http.StatusOK
-	if len(rejected) > 0 {
+	if len(in.rejected) > 0 {
 		status = http.StatusBadRequest
 	}
-	c.answer(ctx, status, batchResponse{Accepted: len(types), Rejected: rejected})
+	c.answer(ctx, status, batchResponse{Accepted: len(in.types), Rejected: in.rejected})
 }
 
-// verifyIdentity checks an identify event of a site with an identity
-// secret: its props.user_hash must be the HMAC of its user_id, or anyone
-// could link their device to another shopper's account. Once checked, the
-// hash has served and is dropped. Other events, and sites without a
-// secret, pass as they are.
-func (c *Collector) verifyIdentity(site string, e *event.Event) *event.Rejection {
-	secret, ok := c.cfg.IdentitySecrets[site]
-	if !ok || e.Type != event.Identify {
-		return nil
-	}
-	hash, _ := e.Props[event.UserHashProp].(string)
-	if !event.ValidUserHash(secret, e.UserID, hash) {
-		return &event.Rejection{ID: e.ID, Reason: event.ReasonBadUserHash,
-			Detail: "props.user_hash must be the hex HMAC-SHA256 of user_id under the site's identity secret"}
-	}
-	delete(e.Props, event.UserHashProp)
-	if len(e.Props) == 0 {
-		e.Props = nil
-	}
-	return nil
+// intake is what a request's events come to: the records to store (the
+// accepted events, and the rejected ones for footfall.invalid), the
+// rejections to answer with and the types of the accepted to count.
+type intake struct {
+	recs     []kafka.Record
+	rejected []event.Rejection
+	types    []event.Type
 }
+
+func (in *intake) reject(rec kafka.Record, rej event.Rejection) {
+	in.recs = append(in.recs, rec)
+	in.rejected = append(in.rejected, rej)
+}
+
+// keep stamps event i of a request (its site, when it was received, its
+// user agent and the fields derived from it) and adds it to in.
+func (c *Collector) keep(in *intake, i int, e *event.Event, site string, received int64, ag useragent.Agent) {
+	e.SiteID, e.ReceivedAt = site, received
+	ag.Stamp(e)
+	event.Derive(e)
+	value, err := json.Marshal(e)
+	if err != nil { // unreachable for a decoded event; counted if not
+		in.rejected = append(in.rejected, event.Rejection{Index: i, ID: e.ID, Reason: event.ReasonInvalidField, Detail: err.Error()})
+		return
+	}
+	in.recs = append(in.recs, kafka.Record{Topic: event.Topic(c.cfg.TopicPrefix, e.Type), Key: []byte(e.Key()), Value: value})
+	in.types = append(in.types, e.Type)
+}
+
+// commit stores in's records and counts its events. When neither Kafka
+// nor the spool took them it answers the request itself and returns
+// false.
+func (c *Collector) commit(ctx *gin.Context, in *intake) bool {
+	if err := c.store(ctx.Request.Context(), in.recs); err != nil {
+		c.refuse(ctx, err)
+		return false
+	}
+	for _, t := range in.types {
+		c.m.accepted.WithLabelValues(string(t)).Inc()
+	}
+	for _, r := range in.rejected {
+		c.m.rejected.WithLabelValues(string(r.Reason)).Inc()
+	}
+	return true
+}
+
+// agentOf is the user agent an event is stamped with. A browser's is its
+// request's header. A server key speaks for a visitor it saw elsewhere, and
+// its request's header names the sending library, not the visitor: the
+// event's own user agent counts (the envelope's user_agent, Segment's
+// context.userAgent), and without one the visitor is a person of unknown
+// browser, not a bot.
+func (c *Collector) agentOf(src source, given, requestUA string) useragent.Agent {
+	switch {
+	case !src.server:
+		return c.agents.Parse(requestUA)
+	case given == "":
+		return useragent.Unknown()
+	}
+	return c.agents.Parse(given)
+}
+
+func tooMany(n, limit int) string { return fmt.Sprintf("%d events, limit %d", n, limit) }
 
 // readBody enforces the size limits and undoes gzip. A non-empty reason
 // means the request is refused with status.
@@ -186,7 +225,9 @@ func (c *Collector) invalidRecord(site string, received int64, raw json.RawMessa
 	if len(raw) > c.cfg.Limits.MaxEventBytes {
 		raw = raw[:c.cfg.Limits.MaxEventBytes]
 	}
-	if json.Valid(raw) {
+	// JSON text that is not UTF-8 goes as text, its bad bytes as U+FFFD,
+	// so that the record itself is UTF-8 for every reader.
+	if json.Valid(raw) && utf8.Valid(raw) {
 		rec.Raw = raw
 	} else {
 		rec.RawText = string(raw)

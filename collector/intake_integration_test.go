@@ -87,7 +87,7 @@ func TestIntegrationBatchReachesKafka(t *testing.T) {
 				}
 				v := rec.value
 				for field, want := range map[string]any{
-					"type": string(e.typ), "site_id": liveSite, "ts": float64(1700000000000),
+					"type": string(e.typ), "site_id": liveSite, "original_ts": float64(1700000000000),
 					"ip": "203.0.113.0", "user_agent": liveUA, "browser": "Chrome", "os": "Windows", "device": "desktop",
 				} {
 					if v[field] != want {
@@ -96,6 +96,10 @@ func TestIntegrationBatchReachesKafka(t *testing.T) {
 				}
 				if at, _ := v["received_at"].(float64); int64(at) < start || int64(at) > end {
 					t.Errorf("%s received_at = %v, want between %d and %d", e.typ, v["received_at"], start, end)
+				}
+				// A browser's batch without sent_at cannot date its events.
+				if v["ts"] != v["received_at"] {
+					t.Errorf("%s ts = %v, want received_at %v", e.typ, v["ts"], v["received_at"])
 				}
 				if v["bot"] == true {
 					t.Errorf("%s marked as a bot", e.typ)
@@ -111,7 +115,7 @@ func TestIntegrationBatchReachesKafka(t *testing.T) {
 			s, _ := snap.byID(event.Topic(lc.kc.TopicPrefix, event.Search), evs[1].id)
 			for field, want := range map[string]any{
 				"user_id": user, "page_url": "https://shop.example/search?q=humidifier",
-				"search_keyword": "humidifier", "date": float64(1700000000000),
+				"search_keyword": "humidifier", "date": s.value["ts"],
 			} {
 				if s.value[field] != want {
 					t.Errorf("search %s = %v, want %v", field, s.value[field], want)

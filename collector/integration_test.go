@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
 	"github.com/footfall/footfall/internal/server"
@@ -30,11 +31,15 @@ import (
 const (
 	liveKey    = "wk_live"
 	liveSite   = "shop"
-	liveUA     = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+	liveUA     = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 	liveClient = "203.0.113.77" // behind the trusted proxy 127.0.0.1
 	// liveIdentitySecret is a test value; real ones come from
-	// FOOTFALL_IDENTITY_SECRETS.
+	// FOOTFALL_COLLECTOR_IDENTITY_SECRETS.
 	liveIdentitySecret = "test-identity-secret"
+	// liveServerKey is a test value; real ones come from
+	// FOOTFALL_COLLECTOR_SERVER_KEYS.
+	liveServerKey = "sk_live"
+	liveOrigin    = "https://shop.example"
 )
 
 // liveCollector is a collector on a real listener and a real producer.
@@ -51,7 +56,9 @@ func newLiveCollector(t *testing.T) *liveCollector {
 	producer := testenv.Producer(t, kc, "footfall-collector-test")
 	cfg := DefaultConfig()
 	cfg.Sites = Sites{liveKey: liveSite}
-	cfg.IdentitySecrets = Secrets{liveSite: liveIdentitySecret}
+	cfg.IdentitySecrets = config.Secrets{liveSite: liveIdentitySecret}
+	cfg.ServerKeys = ServerKeys{liveServerKey: liveSite}
+	cfg.AllowedOrigins = Origins{liveSite: {liveOrigin}}
 	cfg.TopicPrefix = kc.TopicPrefix
 	cfg.MaxBodyBytes = 8 << 10
 	cfg.MaxEvents = 20

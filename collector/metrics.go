@@ -13,7 +13,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "footfall_collector_events_accepted_total", Help: "Events acknowledged by Kafka, by type.",
+			Name: "footfall_collector_events_accepted_total", Help: "Events stored, by type: acknowledged by Kafka, or spooled while Kafka is away.",
 		}, []string{"type"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "footfall_collector_events_rejected_total", Help: "Events or whole batches rejected, by reason.",
@@ -22,7 +22,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "footfall_collector_requests_total", Help: "Batch requests answered, by status code.",
 		}, []string{"code"}),
 		kafkaErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "footfall_collector_kafka_errors_total", Help: "Batches Kafka did not acknowledge; answered 503.",
+			Name: "footfall_collector_kafka_errors_total", Help: "Batches Kafka did not acknowledge in time: spooled, or answered 503 (footfall_collector_batches_refused_total).",
 		}),
 		produceTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "footfall_collector_produce_seconds", Help: "Time for Kafka to acknowledge one batch.",

@@ -23,7 +23,19 @@ func Module() app.Module {
 					return nil, err
 				}
 				cfg.TopicPrefix = d.Kafka.TopicPrefix
-				return New(cfg, Deps{Publisher: pub, Ops: d.Ops, Log: d.Log, Beacon: sdkjs.Beacon, Demo: sdkjs.Demo})
+				if err := cfg.Validate(); err != nil {
+					return nil, err
+				}
+				sp, err := openSpool(cfg.Spool, d)
+				if err != nil {
+					return nil, err
+				}
+				c, err := New(cfg, Deps{Publisher: pub, Spool: sp, Ops: d.Ops, Log: d.Log, Beacon: sdkjs.Beacon, Demo: sdkjs.Demo})
+				if err != nil {
+					return nil, err
+				}
+				d.Ops.AddCheck("kafka", c.readiness(pub.Ready))
+				return c, nil
 			}
 		},
 	}

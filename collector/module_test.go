@@ -41,6 +41,8 @@ func TestCollectorStartsWithoutKafkaAndProceedsWhenItComes(t *testing.T) {
 		"--kafka-version=3.0.0",
 		"--collector-sites=shop=wk_test",
 		"--shutdown-grace=" + grace.String(),
+		// Without the spool, Kafka away is a 503 (with it, spooling_*_test.go).
+		"--collector-spool=false",
 	}); err != nil {
 		t.Fatal(err)
 	}

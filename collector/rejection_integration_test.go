@@ -45,6 +45,7 @@ func TestIntegrationRefusedBatch(t *testing.T) {
 		{name: "form-encoded, as curl -d sends", body: batchOf(liveKey, pageview(newID(t))), header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, status: 415, reason: event.ReasonBadEncoding},
 		{name: "claims gzip but is not", body: batchOf(liveKey, pageview(newID(t))), header: map[string]string{"Content-Encoding": "gzip"}, status: 400, reason: event.ReasonBadEncoding},
 		{name: "unsupported encoding", body: batchOf(liveKey, pageview(newID(t))), header: map[string]string{"Content-Encoding": "br"}, status: 415, reason: event.ReasonBadEncoding},
+		{name: "events twice", body: []byte(`{"site":"` + liveKey + `","events":[` + pageview(newID(t)) + `],"events":[` + pageview(newID(t)) + `]}`), status: 400, reason: event.ReasonDuplicateKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,6 +119,15 @@ func TestIntegrationRejectedEvents(t *testing.T) {
 		{"identify without a hash", func(id, m string) string {
 			return `{"id":"` + id + `","type":"identify","ts":1,"anonymous_id":"` + m + `","user_id":"victim"}`
 		}, event.ReasonBadUserHash, true},
+		{"not UTF-8", func(id, m string) string {
+			return `{"id":"` + id + `","type":"custom","name":"x","ts":1,"anonymous_id":"` + m + `","props":{"city":"M` + "\xfc" + `nchen"}}`
+		}, event.ReasonInvalidUTF8, true},
+		{"type twice", func(id, m string) string {
+			return `{"id":"` + id + `","type":"pageview","ts":1,"anonymous_id":"` + m + `","type":"identify","user_id":"victim"}`
+		}, event.ReasonDuplicateKey, true},
+		{"a prop twice", func(id, m string) string {
+			return `{"id":"` + id + `","type":"custom","name":"x","ts":1,"anonymous_id":"` + m + `","props":{"plan":"free","plan":"gold"}}`
+		}, event.ReasonDuplicateKey, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,6 +191,27 @@ func TestIntegrationRejectedEvents(t *testing.T) {
 			t.Errorf("Kafka gained %d messages, want the 2 invalid records", got)
 		}
 	})
+}
+
+// TestIntegrationExactNumbers: a number in props reaches Kafka as the text
+// the client sent, however large, small or negatively zero.
+func TestIntegrationExactNumbers(t *testing.T) {
+	lc := newLiveCollector(t)
+	id := newID(t)
+	props := `{"order":9223372036854775807,"huge":1e308,"neg0":-0,"price":19.99}`
+	body := batchOf(liveKey, `{"id":"`+id+`","type":"custom","name":"order","ts":1700000000000,"anonymous_id":"a","props":`+props+`}`)
+	if r := lc.post(body, nil); r.status != http.StatusOK || r.body.Accepted != 1 {
+		t.Fatalf("answer %d %s", r.status, r.raw)
+	}
+	rec, ok := lc.probe.snapshot().byID(event.Topic(lc.kc.TopicPrefix, event.Custom), id)
+	if !ok {
+		t.Fatal("the event is not in Kafka")
+	}
+	for _, want := range []string{`"order":9223372036854775807`, `"huge":1e308`, `"neg0":-0`, `"price":19.99`} {
+		if !bytes.Contains(rec.Value, []byte(want)) {
+			t.Errorf("Kafka holds %s, want %s in it", rec.Value, want)
+		}
+	}
 }
 
 // TestIntegrationGzipAllowance sends a gzip body larger than max-body-bytes

@@ -139,8 +139,13 @@ func TestPage(t *testing.T) {
 		t.Fatalf("GET / = %d %v %q", res.StatusCode, res.Header, body)
 	}
 	res, body = get(t, srv, "/assets/app.js", "")
-	if res.StatusCode != 200 || body != "console.log(1)" {
-		t.Fatalf("GET /assets/app.js = %d %q", res.StatusCode, body)
+	if res.StatusCode != 200 || body != "console.log(1)" || res.Header.Get("Cache-Control") != "" {
+		t.Fatalf("GET /assets/app.js = %d %v %q", res.StatusCode, res.Header, body)
+	}
+	// Named by its content's hash, as the built page names it: kept.
+	res, _ = get(t, srv, "/assets/app.js?v=1f2e3d", "")
+	if cc := res.Header.Get("Cache-Control"); res.StatusCode != 200 || cc != "public, max-age=31536000, immutable" {
+		t.Fatalf("GET /assets/app.js?v=… = %d, Cache-Control %q", res.StatusCode, cc)
 	}
 	if res, _ = get(t, srv, "/missing.js", ""); res.StatusCode != 404 {
 		t.Fatalf("GET /missing.js = %d", res.StatusCode)

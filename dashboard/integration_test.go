@@ -36,6 +36,7 @@ import (
 const (
 	site      = "shop"
 	writeKey  = "wk_dashboard_test"
+	serverKey = "sk_dashboard_test"
 	statsKey  = "sk_dashboard_test"
 	otherKey  = "sk_other_site"
 	otherSite = "elsewhere"
@@ -60,6 +61,9 @@ func newPipeline(t *testing.T) *pipeline {
 
 	cc := collector.DefaultConfig()
 	cc.Sites = collector.Sites{writeKey: site}
+	// The data set spans weeks: only a server key's events keep the time
+	// they were given.
+	cc.ServerKeys = collector.ServerKeys{serverKey: site}
 	cc.TopicPrefix = kc.TopicPrefix
 	cops := server.NewOps()
 	c, err := collector.New(cc, collector.Deps{Publisher: producer, Ops: cops, Log: testenv.Log(t).With("component", "collector")})
@@ -81,16 +85,20 @@ func newPipeline(t *testing.T) *pipeline {
 	return &pipeline{t: t, kc: kc, conn: conn, collector: csrv, api: dsrv}
 }
 
-// send posts each visit's events (the late ones, or the others) as the
-// beacon does, with the visit's User-Agent, and fails unless all are
-// accepted.
+// send posts each visit's events (the late ones, or the others) as a
+// shop's server loading history does (its server key, so that the events
+// keep their times), each with its visit's User-Agent in its user_agent
+// (a server key's request header is the sender's, not the visitor's), and
+// fails unless all are accepted.
 func (p *pipeline) send(visits []*visit, late bool) {
 	p.t.Helper()
 	for _, v := range visits {
 		var envs []event.Event
 		for _, e := range v.events {
 			if e.late == late {
-				envs = append(envs, e.envelope())
+				env := e.envelope()
+				env.UserAgent = v.agent.ua
+				envs = append(envs, env)
 			}
 		}
 		if len(envs) == 0 {
@@ -105,7 +113,7 @@ func (p *pipeline) send(visits []*visit, late bool) {
 			p.t.Fatal(err)
 		}
 		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
-		req.Header.Set("User-Agent", v.agent.ua)
+		req.SetBasicAuth(serverKey, "")
 		res, err := p.collector.Client().Do(req)
 		if err != nil {
 			p.t.Fatal(err)

@@ -23,9 +23,15 @@ func pageHandler(assets fs.FS) http.Handler {
 	files := http.FileServerFS(assets)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The page's address carries its state (?period=…&page=…); the
-		// files themselves change with each build of the binary.
-		if r.URL.Path == "/" || strings.HasSuffix(r.URL.Path, ".html") {
+		// files themselves change with each build of the binary, so the
+		// page is checked each time. It names its script and styles with
+		// a hash of their content (?v=…), so those never change under a
+		// name and a returning browser need not ask again.
+		switch {
+		case r.URL.Path == "/" || strings.HasSuffix(r.URL.Path, ".html"):
 			w.Header().Set("Cache-Control", "no-cache")
+		case r.URL.Query().Has("v"):
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		}
 		files.ServeHTTP(w, r)
 	})

@@ -224,7 +224,7 @@ func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]pro
 		return nil
 	}
 
-	scores, links, seen := map[scoreKey]*score{}, map[link]bool{}, make([]seenEvent, 0, len(events))
+	scores, links, users, seen := map[scoreKey]*score{}, map[link]bool{}, map[knownUser]bool{}, make([]seenEvent, 0, len(events))
 	for _, ev := range events {
 		seen = append(seen, seenKey(ev))
 	}
@@ -242,9 +242,26 @@ func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]pro
 			continue
 		}
 		delete(fresh, k) // a second copy in this batch is a duplicate too
+		if ev.Bot {
+			// A crawler's searches and clicks are nobody's interests.
+			e.m.skipped.WithLabelValues("bot").Inc()
+			continue
+		}
+		if ev.UserKey() == "" {
+			// A user id a browser claimed, and no device: nobody the
+			// event can be trusted to be about.
+			e.m.skipped.WithLabelValues("unverified_user").Inc()
+			continue
+		}
 		applied++
-		if ev.AnonymousID != "" && ev.UserID != "" {
-			links[link{ev.SiteID, ev.AnonymousID, ev.UserID}] = true
+		// Only a user id the collector vouched for (a server key, a
+		// checked identify) is linked to the device, or anyone could
+		// merge their device into another shopper's promotions.
+		if ev.UserVerified && ev.UserID != "" {
+			users[knownUser{ev.SiteID, ev.UserID}] = true
+			if ev.AnonymousID != "" {
+				links[link{ev.SiteID, ev.AnonymousID, ev.UserID}] = true
+			}
 		}
 		e.score(scores, promos[ev.SiteID], ev)
 	}
@@ -257,6 +274,11 @@ func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]pro
 	}
 	if len(links) > 0 {
 		if err := e.store.addLinks(ctx, tx, links); err != nil {
+			return err
+		}
+	}
+	if len(users) > 0 {
+		if err := e.store.addKnownUsers(ctx, tx, users); err != nil {
 			return err
 		}
 	}

@@ -23,12 +23,15 @@ func TestEnricherSearchPromotesMatchingDeals(t *testing.T) {
 		{"anon-phrase", "  electric TEA-KETTLES", nil, map[string]float64{"kettle-deal": w}},
 		{"anon-multi", "mist makers", nil, map[string]float64{"humidifier-deal": w}},
 		{"anon-nothing", "garden gnomes", nil, map[string]float64{}},
+		// A crawler (the collector's bot flag) is nobody's interest.
+		{"anon-bot", "humidifier", nil, map[string]float64{}},
 		// The contract accepts a UUID in either case (the collector does);
 		// some SDKs send upper case.
 		{"anon-upper", "humidifier", strings.ToUpper, map[string]float64{"humidifier-deal": w, "humidifier-filters": w}},
 	}
 	for _, tt := range cases {
 		e := search(tt.visitor, tt.keyword)
+		e.Bot = tt.visitor == "anon-bot"
 		if tt.id != nil {
 			e.ID = tt.id(e.ID)
 		}

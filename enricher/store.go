@@ -19,8 +19,11 @@ type score struct {
 	last   time.Time
 }
 
-// link is an anonymous id seen with a user id.
+// link is an anonymous id seen with a vouched-for user id.
 type link struct{ site, anonymousID, userID string }
+
+// knownUser is a vouched-for user id the enricher has seen.
+type knownUser struct{ site, userID string }
 
 // seenEvent is an event that would change state, checked against
 // processed_events so a resend or replay is applied once.
@@ -139,6 +142,26 @@ func (s *store) addLinks(ctx context.Context, tx pgx.Tx, links map[link]bool) er
 		ON CONFLICT DO NOTHING`, sites, anons, users)
 	if err != nil {
 		return fmt.Errorf("insert identities: %w", err)
+	}
+	return nil
+}
+
+// addKnownUsers records user ids the enricher holds state for, so that the
+// promotions API can tell a lookup by user id (which needs the user's hash
+// on a site with an identity secret) from one by anonymous id. Written in
+// the batch's transaction, a user id is known before any row about it can
+// be read.
+func (s *store) addKnownUsers(ctx context.Context, tx pgx.Tx, users map[knownUser]bool) error {
+	sites, ids := make([]string, 0, len(users)), make([]string, 0, len(users))
+	for u := range users {
+		sites, ids = append(sites, u.site), append(ids, u.userID)
+	}
+	_, err := tx.Exec(ctx, `
+		INSERT INTO known_users (site_id, user_id)
+		SELECT * FROM unnest($1::text[], $2::text[])
+		ON CONFLICT DO NOTHING`, sites, ids)
+	if err != nil {
+		return fmt.Errorf("insert known_users: %w", err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -20,8 +21,8 @@ import (
 // columns of the events table, in the order row fills them. ClickHouse 18
 // needs an INSERT to name its columns.
 var columns = []string{
-	"id", "type", "name", "site_id", "time", "ts", "received_at",
-	"anonymous_id", "user_id", "session_id",
+	"id", "type", "name", "site_id", "time", "ts", "original_ts", "received_at",
+	"anonymous_id", "user_id", "user_verified", "session_id",
 	"page_url", "page_path", "page_title", "page_referrer",
 	"search_keyword", "search_results",
 	"click_selector", "click_text", "click_href", "click_tag",
@@ -212,9 +213,10 @@ func fits(e *event.Event) error {
 	return nil
 }
 
-// eventTime is the client's time unless the client's clock is clearly
-// wrong, in which case the server's: partitions stay sane and the client's
-// raw ts is still kept in the ts column.
+// eventTime is the event's ts (the collector's reckoning, see
+// event.Event) unless it is clearly wrong, in which case the server's:
+// partitions stay sane and ts is still kept in the ts column, the
+// client's own in original_ts.
 func eventTime(e *event.Event) time.Time {
 	recv := time.UnixMilli(e.ReceivedAt)
 	t := time.UnixMilli(e.TS)
@@ -263,13 +265,16 @@ func row(e *event.Event) []any {
 		keys = append(keys, k)
 		values = append(values, propString(v))
 	}
-	var bot uint8
+	var bot, verified uint8
 	if e.Bot {
 		bot = 1
 	}
+	if e.UserVerified {
+		verified = 1
+	}
 	return []any{
-		e.ID, string(e.Type), e.Name, e.SiteID, eventTime(e), uint64(max(e.TS, 0)), time.UnixMilli(e.ReceivedAt).UTC(),
-		e.AnonymousID, e.UserID, e.SessionID,
+		e.ID, string(e.Type), e.Name, e.SiteID, eventTime(e), uint64(max(e.TS, 0)), uint64(max(e.OriginalTS, 0)), time.UnixMilli(e.ReceivedAt).UTC(),
+		e.AnonymousID, e.UserID, verified, e.SessionID,
 		page.URL, page.Path, page.Title, page.Referrer,
 		search.Keyword, results,
 		click.Selector, click.Text, click.Href, click.Tag,
@@ -282,11 +287,15 @@ func row(e *event.Event) []any {
 }
 
 // propString renders a prop value the way JSON would, so "1" and 1 differ
-// only in the raw event, and booleans read as true/false.
+// only in the raw event, and booleans read as true/false. A number decoded
+// from Kafka is the exact text the client sent (event.Props), kept as it
+// is: 9223372036854775807 is not rounded, 1e308 is not 309 digits long.
 func propString(v any) string {
 	switch v := v.(type) {
 	case string:
 		return v
+	case json.Number:
+		return v.String()
 	case float64:
 		return strconv.FormatFloat(v, 'f', -1, 64)
 	case bool:

@@ -2,6 +2,7 @@ package loader_test
 
 import (
 	"context"
+	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
@@ -18,9 +19,11 @@ type eventRow struct {
 	SiteID        string    `ch:"site_id"`
 	Time          time.Time `ch:"time"`
 	TS            uint64    `ch:"ts"`
+	OriginalTS    uint64    `ch:"original_ts"`
 	ReceivedAt    time.Time `ch:"received_at"`
 	AnonymousID   string    `ch:"anonymous_id"`
 	UserID        string    `ch:"user_id"`
+	UserVerified  uint8     `ch:"user_verified"`
 	SessionID     string    `ch:"session_id"`
 	PageURL       string    `ch:"page_url"`
 	PagePath      string    `ch:"page_path"`
@@ -141,7 +144,16 @@ func TestLoaderLoadsEveryTypeOnceWithItsColumns(t *testing.T) {
 		Props: map[string]any{"sku": "H-100", "qty": 2.0, "gift": true, "price": 19.99}}, func(w *eventRow) {
 		w.Name = "add_to_cart"
 	}, map[string]string{"sku": "H-100", "qty": "2", "gift": "true", "price": "19.99"})
-	add(&event.Event{Type: event.Identify, AnonymousID: "anon-a", UserID: "u-42"}, func(*eventRow) {}, map[string]string{})
+	// Numbers as the collector passes them on: the client's exact text.
+	add(&event.Event{Type: event.Custom, Name: "order", AnonymousID: "anon-b",
+		Props: map[string]any{"order_id": json.Number("9223372036854775807"), "huge": json.Number("1e308"), "neg0": json.Number("-0")}}, func(w *eventRow) {
+		w.Name = "order"
+	}, map[string]string{"order_id": "9223372036854775807", "huge": "1e308", "neg0": "-0"})
+	// A signed identify from a browser whose clock is 7 s fast: what the
+	// collector believes, and the client's own ts.
+	add(&event.Event{Type: event.Identify, AnonymousID: "anon-a", UserID: "u-42", UserVerified: true, OriginalTS: ts + 7000}, func(w *eventRow) {
+		w.UserVerified, w.OriginalTS = 1, uint64(ts+7000)
+	}, map[string]string{})
 	// A server-side event: no anonymous id, keyed by the user id.
 	add(&event.Event{Type: event.Custom, Name: "refund", UserID: "u-42"}, func(w *eventRow) {
 		w.Name = "refund"

@@ -2,9 +2,13 @@ package migrations
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"strings"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -42,7 +46,7 @@ func ApplyClickHouse(ctx context.Context, conn driver.Conn, log *slog.Logger) (i
 			continue
 		}
 		for _, stmt := range statements(m.SQL) {
-			if err := conn.Exec(ctx, stmt); err != nil {
+			if err := conn.Exec(ctx, stmt); err != nil && !columnExists(stmt, err) {
 				return n, fmt.Errorf("apply clickhouse migration %s: %w", m.Name, err)
 			}
 		}
@@ -53,6 +57,26 @@ func ApplyClickHouse(ctx context.Context, conn driver.Conn, log *slog.Logger) (i
 		n++
 	}
 	return n, nil
+}
+
+// addColumn is a statement that adds one column to a table.
+var addColumn = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\s+[^,]+$`)
+
+// columnExists tells whether err is ClickHouse refusing stmt, which adds
+// one column, because the column is there: ClickHouse 18.16 knows no ADD
+// COLUMN IF NOT EXISTS, so a file that adds a column is run again this way
+// when its record was lost (18.16 says ILLEGAL_COLUMN, current releases
+// DUPLICATE_COLUMN).
+func columnExists(stmt string, err error) bool {
+	var code []string
+	for _, line := range strings.Split(stmt, "\n") {
+		if l := strings.TrimSpace(line); !strings.HasPrefix(l, "--") {
+			code = append(code, l)
+		}
+	}
+	var ex *ch.Exception
+	return addColumn.MatchString(strings.TrimSpace(strings.Join(code, "\n"))) && errors.As(err, &ex) &&
+		(ex.Code == 15 || ex.Code == 44) && strings.Contains(ex.Message, "already exists")
 }
 
 // record inserts one schema_migrations row as a native-protocol batch. An

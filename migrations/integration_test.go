@@ -86,7 +86,7 @@ func TestIntegrationPostgresMigrations(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("schema_migrations holds %v, want %v", got, want)
 	}
-	for _, table := range []string{"promotions", "user_promotions", "identities", "consumer_offsets", "processed_events"} {
+	for _, table := range []string{"promotions", "user_promotions", "identities", "known_users", "consumer_offsets", "processed_events"} {
 		var exists bool
 		if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&exists); err != nil || !exists {
 			t.Errorf("table %s missing after migrate (%v)", table, err)

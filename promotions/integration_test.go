@@ -55,9 +55,16 @@ INSERT INTO identities (site_id, anonymous_id, user_id) VALUES
   ('shop', 'anon-3', 'user-7'),
   ('shop', 'anon-4', 'user-7'),
   ('other', 'anon-1', 'user-7');
+-- As the enricher keeps it beside the links.
+INSERT INTO known_users (site_id, user_id) VALUES ('shop', 'user-7'), ('other', 'user-7');
 `
 
 func newAPI(t *testing.T) (*httptest.Server, *pgxpool.Pool) {
+	t.Helper()
+	return newAPIWith(t, promotions.DefaultConfig())
+}
+
+func newAPIWith(t *testing.T, cfg promotions.Config) (*httptest.Server, *pgxpool.Pool) {
 	t.Helper()
 	pool := testenv.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -66,7 +73,7 @@ func newAPI(t *testing.T) (*httptest.Server, *pgxpool.Pool) {
 		t.Fatalf("load catalog: %v", err)
 	}
 	ops := server.NewOps()
-	api, err := promotions.New(promotions.DefaultConfig(), pool, ops, testenv.Log(t))
+	api, err := promotions.New(cfg, pool, ops, testenv.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}

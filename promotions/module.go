@@ -10,7 +10,7 @@ import (
 func Module() app.Module {
 	return app.Module{
 		Name:    "promotions",
-		Summary: "HTTP API: GET /v1/promotions?site=&user=",
+		Summary: "HTTP API: GET /v1/promotions?site=&user=[&user_hash=]",
 		Port:    8081,
 		Needs:   []app.Need{app.Postgres},
 		Setup: func(fs *flag.FlagSet) app.Builder {

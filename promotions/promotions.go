@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/footfall/footfall/internal/config"
+	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/server"
 )
 
@@ -25,11 +26,14 @@ type Config struct {
 	DefaultLimit int
 	MaxLimit     int
 	Timeout      time.Duration
+	// IdentitySecrets are the collector's (--collector-identity-secrets):
+	// on these sites a lookup by user id must carry the user's hash.
+	IdentitySecrets config.Secrets
 }
 
 // DefaultConfig answers a homepage in one small query.
 func DefaultConfig() Config {
-	return Config{DefaultLimit: 5, MaxLimit: 50, Timeout: 2 * time.Second}
+	return Config{DefaultLimit: 5, MaxLimit: 50, Timeout: 2 * time.Second, IdentitySecrets: config.Secrets{}}
 }
 
 // RegisterFlags binds c to fs.
@@ -37,6 +41,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.DefaultLimit, "promotions-limit", c.DefaultLimit, "promotions returned when the request gives no limit")
 	fs.IntVar(&c.MaxLimit, "promotions-max-limit", c.MaxLimit, "largest limit a request may ask for")
 	fs.DurationVar(&c.Timeout, "promotions-timeout", c.Timeout, "longest a request may wait for PostgreSQL")
+	fs.Var(&c.IdentitySecrets, "promotions-identity-secrets", "SITE_ID=SECRET pairs, comma-separated, the same as --collector-identity-secrets: on these sites a lookup by a user id (not an anonymous id) must carry user_hash, the hex HMAC-SHA256 of the user id under SECRET, or is refused with 403")
 }
 
 // Validate reports the first setting that cannot work.
@@ -109,7 +114,7 @@ func (a *API) serve(c *gin.Context) {
 	// Any shop page may ask; the answer is per visitor, so never cached.
 	c.Header("Access-Control-Allow-Origin", "*")
 	c.Header("Cache-Control", "no-store")
-	site, user := c.Query("site"), c.Query("user")
+	site, user, hash := c.Query("site"), c.Query("user"), c.Query("user_hash")
 	if site == "" {
 		a.m.requests.WithLabelValues("bad_request").Inc()
 		c.JSON(http.StatusBadRequest, gin.H{"error": "missing_site", "detail": "site is required"})
@@ -125,9 +130,24 @@ func (a *API) serve(c *gin.Context) {
 		}
 		limit = n
 	}
+	secret, guarded := a.cfg.IdentitySecrets[site]
+	if guarded && hash != "" && !event.ValidUserHash(secret, user, hash) {
+		a.forbid(c, "invalid_user_hash", "user_hash is not the hex HMAC-SHA256 of user under the site's identity secret")
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), a.cfg.Timeout)
 	defer cancel()
 	promos, err := a.top(ctx, site, user, limit)
+	// Asked after the answer was read: known_users only grows, and gets
+	// a user in the transaction that first stores anything about them, so
+	// a user unknown now was unknown to the read.
+	if err == nil && guarded && hash == "" && user != "" {
+		var known bool
+		if known, err = a.knownUser(ctx, site, user); err == nil && known {
+			a.forbid(c, "user_hash_required", "user is a user id of a site with an identity secret: ask with user_hash, the HMAC the shop's server computes, or by anonymous id")
+			return
+		}
+	}
 	if err != nil {
 		a.m.requests.WithLabelValues("error").Inc()
 		a.log.Error("read promotions", "site", site, "err", err)
@@ -143,6 +163,12 @@ func (a *API) serve(c *gin.Context) {
 	c.JSON(http.StatusOK, Response{Site: site, User: user, Promotions: promos})
 }
 
+// forbid answers a lookup by user id that did not prove to be that user's.
+func (a *API) forbid(c *gin.Context, reason, detail string) {
+	a.m.requests.WithLabelValues("forbidden").Inc()
+	c.JSON(http.StatusForbidden, gin.H{"error": reason, "detail": detail})
+}
+
 type metrics struct {
 	requests *prometheus.CounterVec
 	latency  prometheus.Histogram
@@ -151,7 +177,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "footfall_promotions_requests_total", Help: "Promotion requests by outcome: personal, default, bad_request, error.",
+			Name: "footfall_promotions_requests_total", Help: "Promotion requests by outcome: personal, default, bad_request, forbidden, error.",
 		}, []string{"outcome"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "footfall_promotions_request_seconds", Help: "Time to answer a promotions request.",

@@ -8,9 +8,11 @@ import (
 )
 
 // topQuery ranks the visitor's scored promotions, then the site's defaults.
-// The visitor is every id linked to the one asked about by identify events:
-// a logged-in user keeps what their anonymous sessions showed interest in,
-// on any device.
+// The visitor is every id linked to the one asked about (by a server key's
+// events or a verified identify): a logged-in user keeps what their
+// anonymous sessions showed interest in, on any device. $2 is either kind
+// of id; on a site with an identity secret the API has checked, by
+// user_hash or by known_users, that a user id is asked about by that user.
 const topQuery = `
 WITH keys AS (
     SELECT $2::text AS k
@@ -53,4 +55,15 @@ func (a *API) top(ctx context.Context, site, user string, limit int) ([]Promotio
 		return nil, fmt.Errorf("query promotions: %w", err)
 	}
 	return out, nil
+}
+
+// knownUser tells whether user is a user id the enricher holds state for
+// on site, rather than an anonymous id.
+func (a *API) knownUser(ctx context.Context, site, user string) (bool, error) {
+	var known bool
+	err := a.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM known_users WHERE site_id = $1 AND user_id = $2)`, site, user).Scan(&known)
+	if err != nil {
+		return false, fmt.Errorf("query known_users: %w", err)
+	}
+	return known, nil
 }

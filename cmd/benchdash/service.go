@@ -158,13 +158,15 @@ func (d *dashboard) pageURL() string {
 // filled, in milliseconds, and what went wrong on the page.
 type load struct {
 	Run     int      `json:"run"`
+	Visit   string   `json:"visit"` // first, or return (same browser context)
 	ReadyMs float64  `json:"ready_ms"`
 	Failed  []string `json:"failed"`
 	Errors  []string `json:"errors"`
 }
 
 // pageReady loads the page o.pageRuns times with pageready.mjs, each in a
-// fresh browser context (no cache, no stored key).
+// fresh browser context (no cache, no stored key), then once more in that
+// context as a returning visitor.
 func pageReady(ctx context.Context, o options, d *dashboard) ([]load, error) {
 	modules := o.nodeModules
 	if modules == "" {

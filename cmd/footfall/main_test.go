@@ -39,7 +39,7 @@ func TestAllStartsWithoutItsDatabases(t *testing.T) {
 		"--kafka-brokers=" + strings.Join(kc.Brokers, ","), "--kafka-topic-prefix=" + kc.TopicPrefix,
 		"--postgres-url=postgres://" + pc.User + "@" + pgFwd.Addr + "/" + pc.Database + "?sslmode=disable",
 		"--clickhouse-addr=" + chFwd.Addr, "--clickhouse-database=" + chCfg.Database,
-		"--collector-sites=demo=wk_test",
+		"--collector-sites=demo=wk_test", "--collector-spool-dir=" + t.TempDir(),
 		"--enricher-group=" + testenv.Name("enricher"), "--loader-group=" + testenv.Name("loader"),
 		"--enricher-batch-age=50ms", "--loader-batch-age=200ms", "--shutdown-grace=20s",
 	}
@@ -92,7 +92,14 @@ func TestAllStartsWithoutItsDatabases(t *testing.T) {
 	const id = "5f0c2a9e-8b1d-4c6e-9f3a-2b7d4e6f8a10"
 	body := `{"site":"wk_test","events":[{"id":"` + id + `","type":"search","ts":` + fmt.Sprint(time.Now().UnixMilli()) +
 		`,"anonymous_id":"absent-db-visitor","page":{"url":"https://shop.example/search?q=humidifier"},"search":{"keyword":"humidifier"}}]}`
-	res, err := http.Post(url("collector")+"/v1/batch", "application/json", strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, url("collector")+"/v1/batch", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	// A browser's: a library's header is a bot's, which promotes nothing.
+	req.Header.Set("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,11 +11,11 @@ import (
 	"github.com/footfall/footfall/internal/kafka"
 )
 
-// Run forwards spooled batches to pub in the order they were appended, one
-// batch at a time, retrying with backoff while pub fails, and deletes each
-// segment once pub has acknowledged all of it. It returns nil when ctx ends
-// (a batch in flight stays spooled) and an error only when the disk fails
-// it. One Run at a time.
+// Run forwards spooled batches to pub in the order they were appended, up
+// to 1 MiB of them per Publish, retrying with backoff while pub fails, and
+// deletes each segment once pub has acknowledged all of it. It returns nil
+// when ctx ends (batches in flight stay spooled) and an error only when
+// the disk fails it. One Run at a time.
 func (s *Spool) Run(ctx context.Context, pub kafka.Publisher) error {
 	if !s.draining.CompareAndSwap(false, true) {
 		return errors.New("spool: Run is already running")
@@ -71,28 +71,52 @@ func (s *Spool) drain(ctx context.Context, pub kafka.Publisher, seq uint64, off 
 			}
 			continue
 		}
-		fr, err := readFrame(f, off, bound)
+		recs, end, err := s.gather(f, seq, off, bound)
 		if err != nil {
 			return err
 		}
+		if recs != nil {
+			if err := s.publish(ctx, pub, recs); err != nil {
+				return err
+			}
+			s.acked(len(recs))
+		}
+		off = end
+		s.checkpoint(seq, off)
+	}
+}
+
+// gather reads the batches of segment seq from off, up to bound, to be
+// published together: whole batches, groupBytes of them or the first one
+// alone if larger. Publishing many batches at once lets the drainer keep
+// ahead of new batches, which go behind it while it works. A damaged
+// stretch ends the group; met first, it is skipped and counted, and gather
+// returns no records and where the stretch ends.
+func (s *Spool) gather(f *os.File, seq uint64, off, bound int64) ([]kafka.Record, int64, error) {
+	var recs []kafka.Record
+	for start := off; off < bound && (off == start || off-start < s.groupBytes); {
+		fr, err := readFrame(f, off, bound)
+		if err != nil {
+			return nil, 0, err
+		}
 		if fr.recs == nil {
+			if recs != nil {
+				break // the batches before it go first
+			}
 			s.m.corrupt.Inc()
 			s.log.Warn("spool: skipped a torn or corrupt stretch; the batches in it are lost",
 				"segment", f.Name(), "offset", off, "bytes", fr.end-off)
-			off = fr.end
-			s.checkpoint(seq, off)
-			continue
+			return nil, fr.end, nil
 		}
-		s.mu.Lock()
-		s.oldest = fr.appended // batches drain in order: this is the oldest
-		s.mu.Unlock()
-		if err := s.publish(ctx, pub, fr.recs); err != nil {
-			return err
+		if recs == nil {
+			s.mu.Lock()
+			s.oldest = fr.appended // batches drain in order: this is the oldest
+			s.mu.Unlock()
 		}
+		recs = append(recs, fr.recs...)
 		off = fr.end
-		s.acked(len(fr.recs))
-		s.checkpoint(seq, off)
 	}
+	return recs, off, nil
 }
 
 // bound is where segment seq's frames end now.

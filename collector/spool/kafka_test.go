@@ -14,7 +14,7 @@ import (
 
 // The drainer with Footfall's real producer, against an in-process Kafka
 // (kfake): what a previous process spooled arrives on each record's topic,
-// in order, once.
+// in order, once, a few batches per Publish.
 func TestDrainToKafka(t *testing.T) {
 	// sarama's metrics library keeps one ticker goroutine for the process.
 	noLeaks(t, goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"))
@@ -28,6 +28,7 @@ func TestDrainToKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, reg := open(t, cfg)
+	s.groupBytes = 20 << 10 // two or three batches at once, and the segment's end
 
 	p, err := kafka.NewProducer(kc, "test-spool", slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -169,17 +169,29 @@ func TestTornTailIsSkippedAndCounted(t *testing.T) {
 }
 
 // Damage inside a segment costs the batch it hits; the reader finds the
-// next whole frame and goes on.
+// next whole frame and goes on. Batches published together stop at the
+// damage: those before it go first.
 func TestFlippedByteSkipsOneBatch(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		at   func(frameStart, frameEnd int64) int64
-	}{
-		{"in the payload", func(start, end int64) int64 { return (start + end) / 2 }},
-		{"in the length", func(start, _ int64) int64 { return start + 5 }},
-		{"in the magic", func(start, _ int64) int64 { return start }},
-		{"in the checksum", func(start, _ int64) int64 { return start + 9 }},
-	} {
+	type damage struct {
+		name    string
+		at      func(frameStart, frameEnd int64) int64
+		grouped bool
+	}
+	var cases []damage
+	for _, grouped := range []bool{false, true} {
+		for _, c := range []damage{
+			{name: "in the payload", at: func(start, end int64) int64 { return (start + end) / 2 }},
+			{name: "in the length", at: func(start, _ int64) int64 { return start + 5 }},
+			{name: "in the magic", at: func(start, _ int64) int64 { return start }},
+			{name: "in the checksum", at: func(start, _ int64) int64 { return start + 9 }},
+		} {
+			if c.grouped = grouped; grouped {
+				c.name += ", batches published together"
+			}
+			cases = append(cases, c)
+		}
+	}
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			noLeaks(t)
 			cfg := testConfig(t)
@@ -200,6 +212,9 @@ func TestFlippedByteSkipsOneBatch(t *testing.T) {
 			flip(t, path, c.at(start, end))
 
 			s, reg := open(t, cfg)
+			if c.grouped {
+				s.groupBytes = cfg.MaxBytes
+			}
 			pub := &fakePublisher{}
 			run(t, s, pub)
 			waitFor(t, "40 records", func() bool { return len(pub.tags()) == 40 })

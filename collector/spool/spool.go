@@ -40,6 +40,8 @@ type Spool struct {
 
 	// The drainer's backoff while Kafka fails.
 	retryMin, retryMax time.Duration
+	// groupBytes bounds the batches published at once (at least one).
+	groupBytes int64
 
 	mu      sync.Mutex
 	segs    []segment  // oldest first; the last is being written when w != nil
@@ -81,7 +83,7 @@ func Open(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Spool, erro
 	}
 	s := &Spool{
 		cfg: cfg, log: log, lock: lock, now: time.Now,
-		retryMin: 100 * time.Millisecond, retryMax: 5 * time.Second,
+		retryMin: 100 * time.Millisecond, retryMax: 5 * time.Second, groupBytes: 1 << 20,
 		wake: make(chan struct{}, 1),
 	}
 	if err := s.load(); err != nil {

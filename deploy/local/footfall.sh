@@ -9,10 +9,13 @@
 #   footfall.sh urls     where to look
 #   footfall.sh env      the FOOTFALL_E2E_* exports the end-to-end test reads
 #
-# The demo site's write key is generated once into $DATA_DIR/footfall/demo-write-key
-# (never committed). The services and their default ports come from the
-# binary's registry (`footfall ports`); FOOTFALL_<SERVICE>_PORT overrides one,
-# e.g. FOOTFALL_COLLECTOR_PORT=18080.
+# The demo site's write key and secret server key are generated once into
+# $DATA_DIR/footfall/demo-write-key and demo-server-key (never committed); the
+# demo's browsers may send from the collector's own origin only. The
+# collector spools the batches Kafka does not take in time into
+# $DATA_DIR/footfall/spool (docs/operations.md, Spool). The services
+# and their default ports come from the binary's registry (`footfall ports`);
+# FOOTFALL_<SERVICE>_PORT overrides one, e.g. FOOTFALL_COLLECTOR_PORT=18080.
 SERVICE=footfall
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -22,6 +25,7 @@ FF_DIR="$DATA_DIR/footfall"
 PIDFILE="$DATA_DIR/run/footfall.pid"
 LOGFILE="$FF_DIR/footfall.log"
 KEYFILE="$FF_DIR/demo-write-key"
+SERVERKEYFILE="$FF_DIR/demo-server-key"
 STATSKEYFILE="$FF_DIR/demo-stats-key"
 
 # The services' settings, as the binary reads them (flags fall back to FOOTFALL_*).
@@ -72,7 +76,7 @@ do_start() {
   "$BIN" migrate --log-format text >"$FF_DIR/migrate.log" 2>&1 || fail_with_log "footfall migrate failed" "$FF_DIR/migrate.log"
   "$BIN" seed-demo --log-format text >>"$FF_DIR/migrate.log" 2>&1 || fail_with_log "footfall seed-demo failed" "$FF_DIR/migrate.log"
   local f
-  for f in "$KEYFILE" "$STATSKEYFILE"; do
+  for f in "$KEYFILE" "$SERVERKEYFILE" "$STATSKEYFILE"; do
     [[ -s "$f" ]] || (umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$f")
   done
   local name listing=()
@@ -84,9 +88,12 @@ do_start() {
   done
   log "starting footfall all ($(IFS=,; echo "${listing[*]}" | sed 's/,/, /g'))"
   FOOTFALL_COLLECTOR_SITES="demo=$(cat "$KEYFILE")" \
+  FOOTFALL_COLLECTOR_SERVER_KEYS="demo=$(cat "$SERVERKEYFILE")" \
+  FOOTFALL_COLLECTOR_ALLOWED_ORIGINS="demo=http://$HOST:${PORTS[collector]}|http://localhost:${PORTS[collector]}" \
   FOOTFALL_DASHBOARD_KEYS="demo=$(cat "$STATSKEYFILE")" \
   FOOTFALL_COLLECTOR_DEMO_SITE=demo \
   FOOTFALL_COLLECTOR_DEMO_PROMOTIONS_URL="http://$HOST:${PORTS[promotions]}" \
+  FOOTFALL_COLLECTOR_SPOOL_DIR="$FF_DIR/spool" \
     start_bg "$PIDFILE" "$LOGFILE" "$BIN" all --log-format json
   echo "$sum" >"$FF_DIR/running.sha256"
   local rc=0
@@ -110,6 +117,7 @@ print_urls() {
 [footfall] metrics        http://$HOST:{$ports}/metrics   (also /healthz, /readyz; --pprof adds /debug/pprof/)
 [footfall] ClickHouse     deploy/local/clickhouse.sh client -d footfall -q 'SELECT type, count() FROM events GROUP BY type'
 [footfall] demo write key $KEYFILE   Stats API key $STATSKEYFILE
+[footfall] demo server key $SERVERKEYFILE   (secret: HTTP Basic user, may set user_id, ip, ts)
 [footfall] log            $LOGFILE
 MSG
 }

@@ -110,6 +110,16 @@ func (d *Deps) ClickHouse() (*clickhouse.Client, error) {
 	return c, nil
 }
 
+// Closer hands the process something the module opened itself (the
+// collector's spool), to be closed with the shared resources: after every
+// service has returned and every listener has finished its requests, and
+// before whatever was opened earlier, such as the producer.
+func (d *Deps) Closer(name string, close func() error) error {
+	d.p.mu.Lock()
+	defer d.p.mu.Unlock()
+	return d.p.open(name, close)
+}
+
 func (m Module) needs(n Need) bool {
 	for _, x := range m.Needs {
 		if x == n {

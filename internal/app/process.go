@@ -136,9 +136,10 @@ type unit struct {
 //  2. the services' contexts end: consumers write the batch in hand,
 //     commit and leave their groups;
 //  3. the listeners stop accepting and requests in flight finish (the
-//     collector's each get their Kafka answer);
-//  4. the shared resources close in reverse order of opening (the
-//     producer flushes).
+//     collector's each get stored, in Kafka or its spool, or refused);
+//  4. the shared resources, and those a module handed over with
+//     Deps.Closer, close in reverse order of opening (the collector's
+//     spool, then the producer, which flushes).
 //
 // All of it within --shutdown-grace; past that Run returns an error naming
 // what was still running, and main exits.

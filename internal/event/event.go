@@ -20,30 +20,39 @@ const (
 // first block; the collector stamps the rest, so consumers never need the
 // HTTP request that carried it.
 type Event struct {
-	ID          string         `json:"id"`
-	Type        Type           `json:"type"`
-	Name        string         `json:"name,omitempty"`
-	TS          int64          `json:"ts"`
-	AnonymousID string         `json:"anonymous_id,omitempty"`
-	UserID      string         `json:"user_id,omitempty"`
-	SessionID   string         `json:"session_id,omitempty"`
-	Page        *Page          `json:"page,omitempty"`
-	Search      *SearchDetail  `json:"search,omitempty"`
-	Click       *ClickDetail   `json:"click,omitempty"`
-	Scroll      *ScrollDetail  `json:"scroll,omitempty"`
-	Form        *FormDetail    `json:"form,omitempty"`
-	Props       map[string]any `json:"props,omitempty"`
-	Context     *Context       `json:"context,omitempty"`
+	ID          string        `json:"id"`
+	Type        Type          `json:"type"`
+	Name        string        `json:"name,omitempty"`
+	TS          int64         `json:"ts"`
+	AnonymousID string        `json:"anonymous_id,omitempty"`
+	UserID      string        `json:"user_id,omitempty"`
+	SessionID   string        `json:"session_id,omitempty"`
+	Page        *Page         `json:"page,omitempty"`
+	Search      *SearchDetail `json:"search,omitempty"`
+	Click       *ClickDetail  `json:"click,omitempty"`
+	Scroll      *ScrollDetail `json:"scroll,omitempty"`
+	Form        *FormDetail   `json:"form,omitempty"`
+	Props       Props         `json:"props,omitempty"`
+	Context     *Context      `json:"context,omitempty"`
 
-	// Stamped by the collector.
-	ReceivedAt int64  `json:"received_at,omitempty"`
-	SiteID     string `json:"site_id,omitempty"`
-	IP         string `json:"ip,omitempty"`
-	UserAgent  string `json:"user_agent,omitempty"`
-	Bot        bool   `json:"bot,omitempty"`
-	Browser    string `json:"browser,omitempty"`
-	OS         string `json:"os,omitempty"`
-	Device     string `json:"device,omitempty"`
+	// Stamped by the collector over whatever the client sent in these
+	// fields (a server key's ip alone is kept, truncated). TS above is
+	// then the event's time as the collector believes it: skew-corrected
+	// by the batch's sent_at, and for a browser never set by the client's
+	// clock alone (docs/api.md, "Time"); OriginalTS is the client's ts as
+	// sent. UserVerified says the user id is vouched for (a server key
+	// sent it, or an identify with a valid user_hash): only then is it
+	// linked to the anonymous id or keyed by.
+	OriginalTS   int64  `json:"original_ts,omitempty"`
+	UserVerified bool   `json:"user_verified,omitempty"`
+	ReceivedAt   int64  `json:"received_at,omitempty"`
+	SiteID       string `json:"site_id,omitempty"`
+	IP           string `json:"ip,omitempty"`
+	UserAgent    string `json:"user_agent,omitempty"`
+	Bot          bool   `json:"bot,omitempty"`
+	Browser      string `json:"browser,omitempty"`
+	OS           string `json:"os,omitempty"`
+	Device       string `json:"device,omitempty"`
 
 	// The flat fields of the original search message, kept on search events
 	// so that simple consumers can read them without knowing the envelope.
@@ -114,10 +123,15 @@ func (e *Event) Key() string {
 }
 
 // UserKey is the identity promotions are stored under: the anonymous id when
-// there is one, since that is what the shop's pages know before login.
+// there is one, since that is what the shop's pages know before login, else
+// the user id if it is vouched for; "" when neither, for then nobody can be
+// trusted to be the one the event is about.
 func (e *Event) UserKey() string {
-	if e.AnonymousID != "" {
+	switch {
+	case e.AnonymousID != "":
 		return e.AnonymousID
+	case e.UserVerified:
+		return e.UserID
 	}
-	return e.UserID
+	return ""
 }

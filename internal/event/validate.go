@@ -1,10 +1,11 @@
 package event
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // Reason says why an event or a batch was rejected. Reasons are stable
@@ -31,6 +32,15 @@ const (
 	ReasonMissingUser    Reason = "missing_identity"
 	ReasonInvalidProps   Reason = "invalid_props"
 	ReasonBadUserHash    Reason = "invalid_user_hash"
+	ReasonInvalidUTF8    Reason = "invalid_utf8"
+	ReasonDuplicateKey   Reason = "duplicate_key"
+	// The collector's rate limits refuse whole requests (429).
+	ReasonRateLimitedIP   Reason = "rate_limited_ip"
+	ReasonRateLimitedSite Reason = "rate_limited_site"
+	// Who may send: credentials, and the origins a site's pages are on.
+	ReasonBadCredentials   Reason = "invalid_credentials"
+	ReasonSiteMismatch     Reason = "site_mismatch"
+	ReasonOriginNotAllowed Reason = "origin_not_allowed"
 )
 
 // Limits bound what one event may carry.
@@ -56,10 +66,16 @@ type Rejection struct {
 type Batch struct {
 	Site   string            `json:"site"`
 	Events []json.RawMessage `json:"events"`
+	// SentAt is the sender's clock as it sent the batch, epoch ms; the
+	// collector corrects each event's ts by the difference to its own.
+	SentAt int64 `json:"sent_at,omitempty"`
 }
 
-// ErrMalformed is returned by DecodeBatch when the body is not a batch.
-var ErrMalformed = errors.New("malformed batch")
+// Errors of DecodeBatch; ReasonOf names them for the client.
+var (
+	ErrMalformed    = errors.New("malformed batch")
+	ErrDuplicateKey = errors.New("duplicate key in batch")
+)
 
 // DecodeBatch parses the outer envelope only, so that one bad event cannot
 // cost the others: each event is decoded on its own by DecodeEvent.
@@ -68,23 +84,55 @@ func DecodeBatch(body []byte) (*Batch, error) {
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
+	// A name twice in the envelope is refused, as in an event (see
+	// duplicates.go); the events are checked one by one.
+	if name, dup := duplicateKey(body, true); dup {
+		return nil, fmt.Errorf("%w: %q appears twice", ErrDuplicateKey, name)
+	}
 	return &b, nil
 }
 
+// ReasonOf is the reason to answer for an error of DecodeBatch.
+func ReasonOf(err error) Reason {
+	if errors.Is(err, ErrDuplicateKey) {
+		return ReasonDuplicateKey
+	}
+	return ReasonMalformedJSON
+}
+
 // DecodeEvent parses and validates one event of a batch.
+//
+// Text that is not UTF-8 is refused (RFC 8259 §8.1: JSON between systems
+// is UTF-8) rather than silently changed to U+FFFD, so that a sender with
+// an encoding bug learns of it. A \u escape of a lone surrogate is valid
+// JSON, and what JavaScript's JSON.stringify writes for a string cut inside
+// an emoji: it is kept, as U+FFFD. A name twice in one object is refused
+// (see duplicates.go).
 func DecodeEvent(raw json.RawMessage, lim Limits) (*Event, *Rejection) {
 	if len(raw) > lim.MaxEventBytes {
 		return nil, &Rejection{Reason: ReasonEventTooLarge, Detail: fmt.Sprintf("%d bytes, limit %d", len(raw), lim.MaxEventBytes)}
 	}
+	if !utf8.Valid(raw) {
+		return nil, &Rejection{ID: peekID(raw), Reason: ReasonInvalidUTF8, Detail: fmt.Sprintf("byte %d is not UTF-8; JSON must be sent as UTF-8", invalidUTF8At(raw))}
+	}
 	var e Event
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&e); err != nil {
+	if err := json.Unmarshal(raw, &e); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return nil, &Rejection{ID: peekID(raw), Reason: ReasonInvalidField, Detail: fmt.Sprintf("%s: got %s, want %s", te.Field, te.Value, te.Type)}
 		}
 		return nil, &Rejection{Reason: ReasonMalformedJSON, Detail: err.Error()}
 	}
+	if name, dup := duplicateKey(raw, false); dup {
+		r := &Rejection{ID: e.ID, Reason: ReasonDuplicateKey, Detail: fmt.Sprintf("%q appears twice (names compare ignoring case, except within props)", name)}
+		if strings.EqualFold(name, "id") {
+			r.ID = "" // which of the two is the question
+		}
+		return nil, r
+	}
+	// The flat search fields are derived by the server (Derive); what a
+	// client sends in them is not the event's.
+	e.PageURL, e.SearchKeyword, e.Date = "", "", 0
 	if r := Validate(&e, lim); r != nil {
 		return nil, r
 	}
@@ -121,12 +169,24 @@ func Validate(e *Event, lim Limits) *Rejection {
 	}
 	for k, v := range e.Props {
 		switch v.(type) {
-		case string, float64, bool:
+		case string, json.Number, float64, bool:
 		default:
 			return reject(ReasonInvalidProps, fmt.Sprintf("props.%s must be a string, number or bool", k))
 		}
 	}
 	return nil
+}
+
+// invalidUTF8At is the offset of raw's first byte that is not UTF-8.
+func invalidUTF8At(raw []byte) int {
+	for i := 0; i < len(raw); {
+		r, n := utf8.DecodeRune(raw[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(raw)
 }
 
 // isUUID accepts the canonical 8-4-4-4-12 hex form, any version.

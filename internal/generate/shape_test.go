@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/footfall/footfall/internal/event"
+	"github.com/footfall/footfall/internal/useragent"
 )
 
 // visitFigures are the figures the dashboard shows, computed from the
@@ -153,23 +154,28 @@ func TestTrafficLooksReal(t *testing.T) {
 	}
 }
 
-// TestAgentsAreStampedConsistently: one visit keeps one browser, and bots
-// are marked as the collector marks them.
+// TestAgentsAreStampedConsistently: one visit keeps one browser, events
+// are stamped as the collector stamps them, people are people and bots
+// bots, and every device has screens to draw from.
 func TestAgentsAreStampedConsistently(t *testing.T) {
+	for _, a := range people {
+		if a.Bot || a.Browser == useragent.Other || a.OS == useragent.Other || len(screens[a.Device]) == 0 {
+			t.Errorf("person %q is stamped %+v", a.UA, a.Agent)
+		}
+	}
+	for _, a := range crawlers {
+		if !a.Bot || len(screens[a.Device]) == 0 {
+			t.Errorf("crawler %q is stamped %+v", a.UA, a.Agent)
+		}
+	}
 	c := testConfig()
 	c.Events = 50_000
-	agents := map[string]agent{}
-	for _, a := range append(append([]agent{}, people...), crawlers...) {
-		agents[a.ua] = a
-	}
 	bySession := map[string]string{}
+	collector := useragent.NewCache(64)
 	for _, e := range all(t, c) {
-		a, ok := agents[e.UserAgent]
-		switch {
-		case !ok:
-			t.Fatalf("unknown agent %q", e.UserAgent)
-		case e.Bot != a.bot || e.Browser != a.browser || e.OS != a.os || e.Device != a.device:
-			t.Fatalf("event %s stamped %v/%s/%s/%s for %q", e.ID, e.Bot, e.Browser, e.OS, e.Device, e.UserAgent)
+		a := collector.Parse(e.UserAgent)
+		if e.Bot != a.Bot || e.Browser != a.Browser || e.OS != a.OS || e.Device != a.Device {
+			t.Fatalf("event %s stamped %v/%s/%s/%s for %q, the collector would stamp %+v", e.ID, e.Bot, e.Browser, e.OS, e.Device, e.UserAgent, a)
 		}
 		if ua, seen := bySession[e.SessionID]; seen && ua != e.UserAgent {
 			t.Fatalf("session %s has two agents", e.SessionID)

@@ -26,7 +26,7 @@ type visit struct {
 }
 
 func newVisit(r *rand.Rand, site string, v *visitor, ag *agent) *visit {
-	list := screens[ag.device]
+	list := screens[ag.Device]
 	vi := &visit{
 		r: r, v: v, ag: ag, loc: &locales[v.locale], site: site,
 		aid: uuidString(v.id), sid: uuidString(uuid(r)), ip: v.ip(),
@@ -71,12 +71,8 @@ func (vi *visit) emit(ms int64, t event.Type, w *view) *event.Event {
 		ReceivedAt: ms + 150 + vi.r.Int64N(2500),
 		SiteID:     vi.site,
 		IP:         vi.ip,
-		UserAgent:  vi.ag.ua,
-		Bot:        vi.ag.bot,
-		Browser:    vi.ag.browser,
-		OS:         vi.ag.os,
-		Device:     vi.ag.device,
 	}
+	vi.ag.Stamp(e)
 	vi.events = append(vi.events, e)
 	return e
 }

@@ -79,7 +79,7 @@ func newVisitor(r *rand.Rand, agents []agent) visitor {
 		net:    [3]byte{firstOctets[r.IntN(len(firstOctets))], byte(r.IntN(256)), byte(r.IntN(256))},
 	}
 	v.id = uuid(r)
-	v.screen = uint8(pickScreen(r, agents[v.agent].device))
+	v.screen = uint8(pickScreen(r, agents[v.agent].Device))
 	return v
 }
 

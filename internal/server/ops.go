@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -18,9 +19,21 @@ import (
 // Check reports whether one dependency is usable right now.
 type Check func(ctx context.Context) error
 
+// Degraded wraps what a Check found wrong that leaves the service ready:
+// it works with a weaker promise or more slowly (the collector spools
+// while Kafka is away), so load balancers keep sending it work, and
+// /readyz says why.
+func Degraded(err error) error { return degraded{err} }
+
+type degraded struct{ err error }
+
+func (d degraded) Error() string { return d.err.Error() }
+func (d degraded) Unwrap() error { return d.err }
+
 // Ops serves the operational endpoints of one service. Readiness is the
-// conjunction of the open flag and every check; draining closes the flag
-// first so load balancers stop sending work before intake stops.
+// conjunction of the open flag and every check (a check answering
+// Degraded counts as passed, and is named in the body); draining closes
+// the flag first so load balancers stop sending work before intake stops.
 type Ops struct {
 	reg      *prometheus.Registry
 	open     atomic.Bool
@@ -87,17 +100,30 @@ func (o *Ops) serveReady(w http.ResponseWriter, r *http.Request) {
 		checks[k] = v
 	}
 	o.mu.Unlock()
-	status, failed := http.StatusOK, map[string]string{}
+	failed, notes := map[string]string{}, map[string]string{}
 	for name, c := range checks {
-		if err := c(ctx); err != nil {
-			status, failed[name] = http.StatusServiceUnavailable, err.Error()
+		err := c(ctx)
+		var d degraded
+		switch {
+		case err == nil:
+		case errors.As(err, &d):
+			notes[name] = err.Error()
+		default:
+			failed[name] = err.Error()
 		}
 	}
-	if status != http.StatusOK {
-		writeJSON(w, status, map[string]any{"status": "not ready", "failed": failed})
-		return
+	switch {
+	case len(failed) > 0:
+		body := map[string]any{"status": "not ready", "failed": failed}
+		if len(notes) > 0 {
+			body["degraded"] = notes
+		}
+		writeJSON(w, http.StatusServiceUnavailable, body)
+	case len(notes) > 0:
+		writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "degraded": notes})
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	}
-	writeJSON(w, status, map[string]string{"status": "ready"})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

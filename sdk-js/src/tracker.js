@@ -64,7 +64,9 @@ export function init(o) {
   }
 
   function post(events, beacon) {
-    const body = JSON.stringify({ site: o.site, events });
+    // sent_at lets the collector correct every ts for this device's clock
+    // (it keeps the time between an event and its sending, not the clock).
+    const body = JSON.stringify({ site: o.site, sent_at: Date.now(), events });
     // sendBeacon says whether the browser took the batch: it refuses past
     // 64 KB in flight, and what it refused waits for the site's next page.
     if (beacon && n.sendBeacon) return n.sendBeacon(url, body);

@@ -132,6 +132,11 @@ test('pageview on load carries the full envelope in a text/plain batch', async (
   const batch = srv.batches.find((b) => b.body?.events?.some((e) => e.id === pv.id));
   assert.match(batch.contentType, /^text\/plain\b/);
   assert.equal(batch.body.site, WRITE_KEY);
+  // sent_at is the page's clock at sending, after every event of the batch
+  // (the collector corrects each ts by it).
+  assert.ok(Number.isInteger(batch.body.sent_at), `sent_at ${batch.body.sent_at}`);
+  assert.ok(batch.body.events.every((e) => e.ts <= batch.body.sent_at), 'sent after its events');
+  assert.ok(Math.abs(batch.at - batch.body.sent_at) < 5000, 'sent_at is the sending time');
 
   // The ids survive a reload; the session goes on.
   await page.reload();

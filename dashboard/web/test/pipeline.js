@@ -73,7 +73,9 @@ export async function visit(env, agent, steps, { referrer = '', utm } = {}) {
   const res = await fetch(`${env.collector}/v1/batch`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', 'User-Agent': agent },
-    body: JSON.stringify({ site: env.writeKey, events }),
+    // As the beacon does: sent_at lets the collector keep each event's
+    // time (a browser's batch without it is dated when it arrives).
+    body: JSON.stringify({ site: env.writeKey, sent_at: Date.now(), events }),
   });
   const body = await res.text();
   if (!res.ok) throw new Error(`collector answered ${res.status}: ${body}`);

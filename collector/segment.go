@@ -1,0 +1,98 @@
+package collector
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/footfall/footfall/internal/event"
+	"github.com/footfall/footfall/internal/segment"
+)
+
+// segmentResponse is the body of every answer in Segment's shape: 200
+// {"success": true} when every message was accepted, as Segment answers;
+// otherwise a real 4xx with the reasons, as RudderStack answers.
+type segmentResponse struct {
+	Success  bool              `json:"success"`
+	Accepted int               `json:"accepted,omitempty"`
+	Rejected []event.Rejection `json:"rejected,omitempty"`
+	Error    event.Reason      `json:"error,omitempty"`
+	Detail   string            `json:"detail,omitempty"`
+}
+
+// serveSegmentCall answers one call of Segment's HTTP Tracking API, POST
+// /v1/<kind>: its body is one message.
+func (c *Collector) serveSegmentCall(kind segment.Kind) gin.HandlerFunc {
+	return func(ctx *gin.Context) {
+		now := time.Now()
+		body, code, reason, detail := c.readBody(ctx.Request)
+		if reason != "" {
+			c.failSegment(ctx, code, reason, detail)
+			return
+		}
+		req, err := segment.DecodeCall(kind, body)
+		if err != nil {
+			c.failSegment(ctx, http.StatusBadRequest, event.ReasonMalformedJSON, err.Error())
+			return
+		}
+		c.serveSegment(ctx, req, now)
+	}
+}
+
+// serveSegment takes the messages of req as serveBatch takes Footfall's
+// events: the same keys, origins and rate limits, the same trust given to
+// user ids, addresses and times (vouch), the same stamping and storing.
+// Segment's libraries send the key as the HTTP Basic user; a body's
+// writeKey stands for the body's site.
+func (c *Collector) serveSegment(ctx *gin.Context, req *segment.Request, now time.Time) {
+	src, ok := c.authenticate(ctx, req.WriteKey)
+	if !ok {
+		return
+	}
+	switch {
+	case len(req.Messages) == 0:
+		c.failSegment(ctx, http.StatusBadRequest, event.ReasonEmptyBatch, "batch is empty")
+		return
+	case len(req.Messages) > c.cfg.MaxEvents:
+		c.failSegment(ctx, http.StatusRequestEntityTooLarge, event.ReasonTooManyEvents, tooMany(len(req.Messages), c.cfg.MaxEvents))
+		return
+	}
+	if c.overLimit(ctx, src, len(req.Messages)) {
+		return
+	}
+	ip, received := truncateIP(ctx.ClientIP()), now.UnixMilli()
+	in := segment.Input{Site: src.site, ReceivedAt: now, Limits: c.cfg.Limits}
+	var b intake
+	for i := range req.Messages {
+		m, rej := segment.Map(req, i, in)
+		if rej == nil {
+			rej = c.vouch(src, m.Event, ip, m.SentAt, received)
+		}
+		if rej != nil {
+			rej.Index = i
+			b.reject(c.invalidRecord(src.site, received, req.Messages[i], rej), *rej)
+			continue
+		}
+		c.keep(&b, i, m.Event, src.site, received, c.agentOf(src, m.UserAgent, ctx.Request.UserAgent()))
+	}
+	if !c.commit(ctx, &b) {
+		return
+	}
+	if len(b.rejected) > 0 {
+		c.answerSegment(ctx, http.StatusBadRequest, segmentResponse{Accepted: len(b.types), Rejected: b.rejected})
+		return
+	}
+	c.answerSegment(ctx, http.StatusOK, segmentResponse{Success: true})
+}
+
+func (c *Collector) failSegment(ctx *gin.Context, status int, reason event.Reason, detail string) {
+	c.m.rejected.WithLabelValues(string(reason)).Inc()
+	c.answerSegment(ctx, status, segmentResponse{Error: reason, Detail: detail})
+}
+
+func (c *Collector) answerSegment(ctx *gin.Context, status int, body segmentResponse) {
+	c.m.requests.WithLabelValues(strconv.Itoa(status)).Inc()
+	ctx.JSON(status, body)
+}
