@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/footfall/footfall/collector/spool"
+	"github.com/footfall/footfall/internal/clickhouse"
 	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/kafka"
 	"github.com/footfall/footfall/internal/server"
 	"github.com/footfall/footfall/internal/testenv"
+	"github.com/footfall/footfall/loader"
 )
 
 // The spool tests take Kafka away from one collector, never from the
@@ -337,6 +339,55 @@ func TestIntegrationKafkaOutageUnderLoad(t *testing.T) {
 	t.Logf("%d batches (%d events) answered 200 by %d senders, slowest answer %s; %v records spooled, drained %s after Kafka came back; "+
 		"Kafka holds %d distinct events of them, %d duplicate copies",
 		answered, len(want), senders, slowest.Round(time.Millisecond), appended, drained.Round(time.Millisecond), len(want)-len(missing), dups)
+
+	// Downstream, what a user counts: the loader puts every event answered
+	// 200 into ClickHouse exactly once, the spool's copies and sarama's
+	// retried ones notwithstanding.
+	rows, distinct := loadIntoClickHouse(t, sc.kc, len(want))
+	if rows != uint64(len(want)) || distinct != uint64(len(want)) {
+		t.Errorf("ClickHouse holds %d rows, %d distinct ids; want each of the %d events answered 200 once", rows, distinct, len(want))
+	}
+	t.Logf("ClickHouse: %d rows, %d distinct events", rows, distinct)
+}
+
+// loadIntoClickHouse runs a loader over the test's topics into a fresh
+// ClickHouse database until it holds want distinct events (or 90 s pass),
+// and returns its rows and distinct ids.
+func loadIntoClickHouse(t *testing.T, kc kafka.Config, want int) (rows, distinct uint64) {
+	t.Helper()
+	_, conn := testenv.ClickHouse(t)
+	cfg := loader.DefaultConfig()
+	cfg.Group = testenv.Name("collector-outage")
+	cfg.Batch = kafka.BatchPolicy{Count: 20000, Bytes: 16 << 20, Age: time.Second}
+	inspector := testenv.Inspector(t, kc)
+	t.Cleanup(func() {
+		if err := inspector.DeleteGroup(cfg.Group); err != nil {
+			t.Logf("cleanup: %v", err)
+		}
+	})
+	l, err := loader.New(cfg, loader.Deps{
+		Kafka: kc, Sink: loader.NewClickHouse(clickhouse.ClientOf(conn)), DeadLetters: testenv.Producer(t, kc, "footfall-outage-dead-letters"),
+		Ops: server.NewOps(), Log: testenv.Log(t).With("component", "loader"), Grace: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("loader: %v", err)
+		}
+	}()
+	testenv.Eventually(t, 90*time.Second, func() (bool, string) {
+		if err := conn.QueryRow(context.Background(), "SELECT count(), uniqExact(id) FROM events").Scan(&rows, &distinct); err != nil {
+			return false, err.Error()
+		}
+		return distinct >= uint64(want), fmt.Sprintf("%d rows, %d distinct of %d", rows, distinct, want)
+	})
+	return rows, distinct
 }
 
 // TestIntegrationSpoolFullIs503UntilKafkaReturns: with Kafka away and a
