@@ -188,7 +188,13 @@ func (p *Process) Run(ctx context.Context, log *slog.Logger) error {
 		if hs, ok := u.svc.(HTTPService); ok {
 			h = hs.Handler()
 		}
-		u.srv = &http.Server{Handler: server.Mux(u.ops, h, p.pprof), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+		// No request waits forever on its sender: headers within 10 s, the
+		// whole request (a 512 KiB batch over a slow phone line included)
+		// within 30 s. Answers have their own deadlines (the intake's
+		// 800 ms, --dashboard-timeout), and no write timeout here, so that
+		// a long answer such as a 30 s profile is not cut off.
+		u.srv = &http.Server{Handler: server.Mux(u.ops, h, p.pprof),
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 		go func() {
 			if err := u.srv.Serve(u.ln); !errors.Is(err, http.ErrServerClosed) {
 				httpFailed <- fmt.Errorf("%s: serve %s: %w", u.name, u.ln.Addr(), err)
