@@ -15,6 +15,20 @@ type promotion struct {
 	URL      string
 	Priority int
 	Keywords [][]string // each keyword as terms
+	page     page       // URL, parsed for matchClick
+	hasPage  bool
+}
+
+// newPromotion is a catalog row as the enricher matches it.
+func newPromotion(id, url string, priority int, words []string) promotion {
+	p := promotion{ID: id, URL: url, Priority: priority}
+	p.page, p.hasPage = pageOf(url)
+	for _, w := range words {
+		if t := terms(w); len(t) > 0 {
+			p.Keywords = append(p.Keywords, t)
+		}
+	}
+	return p
 }
 
 // catalog is every active promotion by site, reloaded when older than ttl.
@@ -43,18 +57,13 @@ func (c *catalog) get(ctx context.Context, now time.Time) (map[string][]promotio
 	defer rows.Close()
 	sites := map[string][]promotion{}
 	for rows.Next() {
-		var site string
-		var p promotion
+		var site, id, url string
+		var priority int
 		var words []string
-		if err := rows.Scan(&site, &p.ID, &p.URL, &p.Priority, &words); err != nil {
+		if err := rows.Scan(&site, &id, &url, &priority, &words); err != nil {
 			return nil, fmt.Errorf("load promotions catalog: %w", err)
 		}
-		for _, w := range words {
-			if t := terms(w); len(t) > 0 {
-				p.Keywords = append(p.Keywords, t)
-			}
-		}
-		sites[site] = append(sites[site], p)
+		sites[site] = append(sites[site], newPromotion(id, url, priority, words))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("load promotions catalog: %w", err)

@@ -198,7 +198,11 @@ func refused(err error) bool {
 }
 
 func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]promotion, recs []kafka.Record) error {
-	stored, err := e.store.lockOffsets(ctx, tx)
+	parts := batchPartitions(recs)
+	if len(parts) == 0 {
+		return nil
+	}
+	stored, err := e.store.lockOffsets(ctx, tx, parts)
 	if err != nil {
 		return err
 	}
@@ -265,25 +269,26 @@ func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]pro
 		}
 		e.score(scores, promos[ev.SiteID], ev)
 	}
-	if len(scores) > 0 {
-		n, err := e.store.addScores(ctx, tx, scores, e.cfg.ScoreTTL)
-		if err != nil {
-			return err
-		}
-		e.m.scored.Add(float64(n))
+	n, err := e.store.write(ctx, tx, changes{scores: scores, links: links, users: users, next: next}, e.cfg.ScoreTTL)
+	if err != nil {
+		return err
 	}
-	if len(links) > 0 {
-		if err := e.store.addLinks(ctx, tx, links); err != nil {
-			return err
-		}
-	}
-	if len(users) > 0 {
-		if err := e.store.addKnownUsers(ctx, tx, users); err != nil {
-			return err
-		}
-	}
+	e.m.scored.Add(float64(n))
 	e.m.applied.Add(float64(applied))
-	return e.store.saveOffsets(ctx, tx, next)
+	return nil
+}
+
+// batchPartitions returns each partition recs come from, once.
+func batchPartitions(recs []kafka.Record) []partitionKey {
+	var parts []partitionKey
+	seen := map[partitionKey]bool{}
+	for _, r := range recs {
+		if k := (partitionKey{r.Topic, r.Partition}); !seen[k] {
+			seen[k] = true
+			parts = append(parts, k)
+		}
+	}
+	return parts
 }
 
 // seenKey is how processed_events returns ev: PostgreSQL prints a uuid in

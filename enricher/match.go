@@ -55,16 +55,25 @@ outer:
 	return false
 }
 
-// samePage compares two URLs by path and query, ignoring scheme, host and
-// fragment, so a click on an absolute link matches a catalog's relative url.
-func samePage(a, b string) bool {
-	ua, err1 := url.Parse(a)
-	ub, err2 := url.Parse(b)
-	if err1 != nil || err2 != nil || ua.Path == "" || ub.Path == "" {
-		return false
+// page is a URL as a click is matched against a landing page: its path
+// without a trailing slash and its query in canonical order, ignoring
+// scheme, host and fragment, so a click on an absolute link matches a
+// catalog's relative url. ok is false for a URL without a path.
+type page struct{ path, query string }
+
+func pageOf(s string) (p page, ok bool) {
+	u, err := url.Parse(s)
+	if err != nil || u.Path == "" {
+		return page{}, false
 	}
-	return strings.TrimSuffix(ua.Path, "/") == strings.TrimSuffix(ub.Path, "/") &&
-		ua.Query().Encode() == ub.Query().Encode()
+	return page{strings.TrimSuffix(u.Path, "/"), u.Query().Encode()}, true
+}
+
+// samePage reports whether a and b are the same page.
+func samePage(a, b string) bool {
+	pa, ok1 := pageOf(a)
+	pb, ok2 := pageOf(b)
+	return ok1 && ok2 && pa == pb
 }
 
 // matchSearch returns the promotions one of whose keywords occurs in the
@@ -83,11 +92,18 @@ func matchSearch(promos []promotion, keyword string) []promotion {
 	return out
 }
 
-// matchClick returns the promotions whose landing page is the link clicked.
+// matchClick returns the promotions whose landing page is the link
+// clicked. The link is parsed once, the landing pages when the catalog
+// was loaded: parsing both for every promotion was a fifth of the
+// enricher's CPU time in a profile of its benchmark.
 func matchClick(promos []promotion, href string) []promotion {
+	clicked, ok := pageOf(href)
+	if !ok {
+		return nil
+	}
 	var out []promotion
 	for _, p := range promos {
-		if samePage(href, p.URL) {
+		if p.hasPage && p.page == clicked {
 			out = append(out, p)
 		}
 	}

@@ -62,3 +62,27 @@ func TestSamePage(t *testing.T) {
 		}
 	}
 }
+
+func TestMatchClick(t *testing.T) {
+	promos := []promotion{
+		newPromotion("kettle", "/demo/search.html?q=kettle", 10, nil),
+		newPromotion("welcome", "/demo/index.html", 100, nil),
+		newPromotion("shipping", "/demo/index.html", 50, nil),
+		newPromotion("broken", "", 1, nil),
+	}
+	for href, want := range map[string][]string{
+		"https://shop.example/demo/search.html?q=kettle": {"kettle"},
+		"/demo/index.html/":       {"welcome", "shipping"},
+		"/demo/search.html?q=fan": nil,
+		"":                        nil,
+		"https://shop.example":    nil,
+	} {
+		var got []string
+		for _, p := range matchClick(promos, href) {
+			got = append(got, p.ID)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("click on %q matched %v, want %v", href, got, want)
+		}
+	}
+}

@@ -1,11 +1,16 @@
 package enricher
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -57,18 +62,51 @@ func (s *store) nextOffsets(ctx context.Context, topic string) (map[int32]int64,
 	return out, nil
 }
 
-// lockOffsets reads and row-locks the group's offsets inside tx, so two
-// members that both hold a partition during a rebalance cannot both apply it.
-func (s *store) lockOffsets(ctx context.Context, tx pgx.Tx) (map[partitionKey]int64, error) {
-	rows, err := tx.Query(ctx, `SELECT topic, partition, next_offset FROM consumer_offsets WHERE group_id = $1 FOR UPDATE`, s.group)
+// lockOffsets reads and row-locks the offsets of the partitions in a batch
+// inside tx, so two members that both hold a partition during a rebalance
+// cannot both apply it, while members holding different partitions commit
+// side by side. A partition seen for the first time gets a row first (next
+// offset 0, replaced by write in the same transaction): a concurrent
+// insert of the same row waits for this transaction, so even a partition's
+// first batch is applied once. Rows are inserted and locked in one order,
+// so two transactions over overlapping partitions cannot deadlock.
+func (s *store) lockOffsets(ctx context.Context, tx pgx.Tx, parts []partitionKey) (map[partitionKey]int64, error) {
+	slices.SortFunc(parts, func(a, b partitionKey) int {
+		return cmp.Or(strings.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
+	})
+	topics, nums := make([]string, len(parts)), make([]int32, len(parts))
+	for i, k := range parts {
+		topics[i], nums[i] = k.topic, k.partition
+	}
+	var b pgx.Batch // one round trip
+	b.Queue(`
+		INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
+		SELECT $1, b.topic, b.partition, 0 FROM unnest($2::text[], $3::int[]) AS b(topic, partition)
+		ON CONFLICT (group_id, topic, partition) DO NOTHING`, s.group, topics, nums)
+	b.Queue(`
+		SELECT o.topic, o.partition, o.next_offset FROM consumer_offsets o
+		JOIN unnest($2::text[], $3::int[]) AS b(topic, partition) USING (topic, partition)
+		WHERE o.group_id = $1
+		ORDER BY o.topic, o.partition
+		FOR UPDATE OF o`, s.group, topics, nums)
+	results := tx.SendBatch(ctx, &b)
+	if _, err := results.Exec(); err != nil {
+		_ = results.Close() // the statement's error is the one to report
+		return nil, fmt.Errorf("add consumer_offsets rows: %w", err)
+	}
+	rows, err := results.Query()
 	if err != nil {
+		_ = results.Close()
 		return nil, fmt.Errorf("lock consumer_offsets: %w", err)
 	}
-	out := map[partitionKey]int64{}
+	out := make(map[partitionKey]int64, len(parts))
 	var k partitionKey
 	var off int64
-	_, err = pgx.ForEachRow(rows, []any{&k.topic, &k.partition, &off}, func() error { out[k] = off; return nil })
-	if err != nil {
+	if _, err := pgx.ForEachRow(rows, []any{&k.topic, &k.partition, &off}, func() error { out[k] = off; return nil }); err != nil {
+		_ = results.Close()
+		return nil, fmt.Errorf("lock consumer_offsets: %w", err)
+	}
+	if err := results.Close(); err != nil {
 		return nil, fmt.Errorf("lock consumer_offsets: %w", err)
 	}
 	return out, nil
@@ -98,90 +136,160 @@ func (s *store) firstSeen(ctx context.Context, tx pgx.Tx, events []seenEvent) (m
 	return fresh, nil
 }
 
-// addScores upserts the batch's score changes. Rows for promotions deleted
-// since the catalog was loaded are dropped by the join rather than failing
-// the batch on the foreign key.
-func (s *store) addScores(ctx context.Context, tx pgx.Tx, scores map[scoreKey]*score, ttl time.Duration) (int64, error) {
+// sortedKeys returns m's keys in order. The rows a batch upserts are sent
+// in key order: members holding different partitions now write side by
+// side, and one visitor's searches and clicks (or one user's devices) may
+// be on partitions of two members; rows taken in one order cannot
+// deadlock.
+func sortedKeys[K comparable, V any](m map[K]V, compare func(a, b K) int) []K {
+	keys := slices.Collect(maps.Keys(m))
+	slices.SortFunc(keys, compare)
+	return keys
+}
+
+// upsertScores adds a batch's score changes to user_promotions. Rows for
+// promotions deleted since the catalog was loaded are dropped by the join
+// rather than failing the batch on the foreign key.
+const upsertScores = `
+	INSERT INTO user_promotions (site_id, user_key, promotion_id, score, reason, last_event_at, expires_at)
+	SELECT u.site_id, u.user_key, u.promotion_id, u.score, u.reason, u.last_event_at, u.expires_at
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::timestamptz[], $7::timestamptz[])
+	  AS u(site_id, user_key, promotion_id, score, reason, last_event_at, expires_at)
+	JOIN promotions p ON p.site_id = u.site_id AND p.id = u.promotion_id
+	ON CONFLICT (site_id, user_key, promotion_id) DO UPDATE SET
+	  score = CASE WHEN user_promotions.expires_at < now() THEN 0 ELSE user_promotions.score END + EXCLUDED.score,
+	  reason = EXCLUDED.reason,
+	  last_event_at = GREATEST(user_promotions.last_event_at, EXCLUDED.last_event_at),
+	  expires_at = GREATEST(user_promotions.expires_at, EXCLUDED.expires_at),
+	  updated_at = now()`
+
+// scoresArgs are upsertScores' arguments.
+func scoresArgs(scores map[scoreKey]*score, ttl time.Duration) []any {
 	n := len(scores)
 	sites, users, promos := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	points, reasons := make([]float64, 0, n), make([]string, 0, n)
 	lasts, expiries := make([]time.Time, 0, n), make([]time.Time, 0, n)
-	for k, v := range scores {
+	for _, k := range sortedKeys(scores, func(a, b scoreKey) int {
+		return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.user, b.user), strings.Compare(a.promotion, b.promotion))
+	}) {
+		v := scores[k]
 		sites, users, promos = append(sites, k.site), append(users, k.user), append(promos, k.promotion)
 		points, reasons = append(points, v.points), append(reasons, v.reason)
 		lasts, expiries = append(lasts, v.last), append(expiries, v.last.Add(ttl))
 	}
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO user_promotions (site_id, user_key, promotion_id, score, reason, last_event_at, expires_at)
-		SELECT u.site_id, u.user_key, u.promotion_id, u.score, u.reason, u.last_event_at, u.expires_at
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::timestamptz[], $7::timestamptz[])
-		  AS u(site_id, user_key, promotion_id, score, reason, last_event_at, expires_at)
-		JOIN promotions p ON p.site_id = u.site_id AND p.id = u.promotion_id
-		ON CONFLICT (site_id, user_key, promotion_id) DO UPDATE SET
-		  score = CASE WHEN user_promotions.expires_at < now() THEN 0 ELSE user_promotions.score END + EXCLUDED.score,
-		  reason = EXCLUDED.reason,
-		  last_event_at = GREATEST(user_promotions.last_event_at, EXCLUDED.last_event_at),
-		  expires_at = GREATEST(user_promotions.expires_at, EXCLUDED.expires_at),
-		  updated_at = now()`,
-		sites, users, promos, points, reasons, lasts, expiries)
-	if err != nil {
-		return 0, fmt.Errorf("upsert user_promotions: %w", err)
-	}
-	return tag.RowsAffected(), nil
+	return []any{sites, users, promos, points, reasons, lasts, expiries}
 }
 
-// addLinks records anonymous id ↔ user id links.
-func (s *store) addLinks(ctx context.Context, tx pgx.Tx, links map[link]bool) error {
+// insertLinks records anonymous id ↔ user id links.
+const insertLinks = `
+	INSERT INTO identities (site_id, anonymous_id, user_id)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+	ON CONFLICT DO NOTHING`
+
+// linksArgs are insertLinks' arguments.
+func linksArgs(links map[link]bool) []any {
 	sites, anons, users := make([]string, 0, len(links)), make([]string, 0, len(links)), make([]string, 0, len(links))
-	for l := range links {
+	for _, l := range sortedKeys(links, func(a, b link) int {
+		return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.anonymousID, b.anonymousID), strings.Compare(a.userID, b.userID))
+	}) {
 		sites, anons, users = append(sites, l.site), append(anons, l.anonymousID), append(users, l.userID)
 	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO identities (site_id, anonymous_id, user_id)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
-		ON CONFLICT DO NOTHING`, sites, anons, users)
-	if err != nil {
-		return fmt.Errorf("insert identities: %w", err)
-	}
-	return nil
+	return []any{sites, anons, users}
 }
 
-// addKnownUsers records user ids the enricher holds state for, so that the
-// promotions API can tell a lookup by user id (which needs the user's hash
-// on a site with an identity secret) from one by anonymous id. Written in
-// the batch's transaction, a user id is known before any row about it can
-// be read.
-func (s *store) addKnownUsers(ctx context.Context, tx pgx.Tx, users map[knownUser]bool) error {
+// insertKnownUsers records user ids the enricher holds state for, so that
+// the promotions API can tell a lookup by user id (which needs the user's
+// hash on a site with an identity secret) from one by anonymous id.
+// Written in the batch's transaction, a user id is known before any row
+// about it can be read.
+const insertKnownUsers = `
+	INSERT INTO known_users (site_id, user_id)
+	SELECT * FROM unnest($1::text[], $2::text[])
+	ON CONFLICT DO NOTHING`
+
+// knownUsersArgs are insertKnownUsers' arguments.
+func knownUsersArgs(users map[knownUser]bool) []any {
 	sites, ids := make([]string, 0, len(users)), make([]string, 0, len(users))
-	for u := range users {
+	for _, u := range sortedKeys(users, func(a, b knownUser) int {
+		return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.userID, b.userID))
+	}) {
 		sites, ids = append(sites, u.site), append(ids, u.userID)
 	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO known_users (site_id, user_id)
-		SELECT * FROM unnest($1::text[], $2::text[])
-		ON CONFLICT DO NOTHING`, sites, ids)
-	if err != nil {
-		return fmt.Errorf("insert known_users: %w", err)
-	}
-	return nil
+	return []any{sites, ids}
 }
 
-// saveOffsets stores the next offset to read per partition.
-func (s *store) saveOffsets(ctx context.Context, tx pgx.Tx, next map[partitionKey]int64) error {
+// upsertOffsets stores the next offset to read per partition.
+const upsertOffsets = `
+	INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
+	SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[])
+	ON CONFLICT (group_id, topic, partition) DO UPDATE SET
+	  next_offset = GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()`
+
+// offsetsArgs are upsertOffsets' arguments.
+func (s *store) offsetsArgs(next map[partitionKey]int64) []any {
 	topics, parts, offs := make([]string, 0, len(next)), make([]int32, 0, len(next)), make([]int64, 0, len(next))
 	for k, off := range next {
 		topics, parts, offs = append(topics, k.topic), append(parts, k.partition), append(offs, off)
 	}
-	_, err := tx.Exec(ctx, `
-		INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
-		SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[])
-		ON CONFLICT (group_id, topic, partition) DO UPDATE SET
-		  next_offset = GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()`,
-		s.group, topics, parts, offs)
-	if err != nil {
+	return []any{s.group, topics, parts, offs}
+}
+
+// saveOffsets stores the next offset to read per partition.
+func (s *store) saveOffsets(ctx context.Context, tx pgx.Tx, next map[partitionKey]int64) error {
+	if _, err := tx.Exec(ctx, upsertOffsets, s.offsetsArgs(next)...); err != nil {
 		return fmt.Errorf("save consumer_offsets: %w", err)
 	}
 	return nil
+}
+
+// changes are what a batch writes once its events are deduplicated.
+type changes struct {
+	scores map[scoreKey]*score
+	links  map[link]bool
+	users  map[knownUser]bool
+	next   map[partitionKey]int64
+}
+
+// write sends a batch's changes and its offsets in one round trip, and
+// returns how many user_promotions rows it inserted or raised.
+func (s *store) write(ctx context.Context, tx pgx.Tx, c changes, ttl time.Duration) (scored int64, err error) {
+	type step struct {
+		what string
+		tag  *pgconn.CommandTag
+	}
+	var b pgx.Batch
+	var steps []step
+	var scoresTag pgconn.CommandTag
+	if len(c.scores) > 0 {
+		b.Queue(upsertScores, scoresArgs(c.scores, ttl)...)
+		steps = append(steps, step{"upsert user_promotions", &scoresTag})
+	}
+	if len(c.links) > 0 {
+		b.Queue(insertLinks, linksArgs(c.links)...)
+		steps = append(steps, step{"insert identities", nil})
+	}
+	if len(c.users) > 0 {
+		b.Queue(insertKnownUsers, knownUsersArgs(c.users)...)
+		steps = append(steps, step{"insert known_users", nil})
+	}
+	b.Queue(upsertOffsets, s.offsetsArgs(c.next)...)
+	steps = append(steps, step{"save consumer_offsets", nil})
+
+	results := tx.SendBatch(ctx, &b)
+	for _, st := range steps {
+		tag, err := results.Exec()
+		if err != nil {
+			_ = results.Close() // the statement's error is the one to report
+			return 0, fmt.Errorf("%s: %w", st.what, err)
+		}
+		if st.tag != nil {
+			*st.tag = tag
+		}
+	}
+	if err := results.Close(); err != nil {
+		return 0, fmt.Errorf("write batch: %w", err)
+	}
+	return scoresTag.RowsAffected(), nil
 }
 
 // pruneProcessed forgets event ids older than keep: a resend arrives within
