@@ -18,21 +18,6 @@ import (
 	"github.com/footfall/footfall/internal/kafka"
 )
 
-// columns of the events table, in the order row fills them. ClickHouse 18
-// needs an INSERT to name its columns.
-var columns = []string{
-	"id", "type", "name", "site_id", "time", "ts", "original_ts", "received_at",
-	"anonymous_id", "user_id", "user_verified", "session_id",
-	"page_url", "page_path", "page_title", "page_referrer",
-	"search_keyword", "search_results",
-	"click_selector", "click_text", "click_href", "click_tag",
-	"scroll_depth", "form_id", "form_action",
-	"props.key", "props.value",
-	"locale", "tz", "screen",
-	"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-	"ip", "user_agent", "bot", "browser", "os", "device",
-}
-
 // ClickHouse writes batches into the events table and keeps the visits
 // (the sessions table) they belong to.
 type ClickHouse struct {
@@ -57,8 +42,8 @@ func NewClickHouse(client *clickhouse.Client) *ClickHouse {
 // events once, whatever resends, redeliveries and replays bring, so the
 // materialized views over it count each event once.
 //
-// A row the driver cannot encode for its column is a *RowError; ClickHouse
-// refusing the values of the block is permanent too (the group splits the
+// A time the table cannot hold is a *RowError; the driver or ClickHouse
+// refusing the values of the block is permanent (the group splits the
 // batch to find the row); anything else, such as ClickHouse being down, is
 // worth retrying, and a retry writes nothing twice.
 func (c *ClickHouse) Write(ctx context.Context, events []*event.Event) error {
@@ -71,32 +56,83 @@ func (c *ClickHouse) Write(ctx context.Context, events []*event.Event) error {
 	if err != nil {
 		return err
 	}
-	fresh, err := unseen(ctx, conn, events)
+	// Most batches hold no event already stored: their columns are built
+	// while ClickHouse looks the ids up. The visits' stored rows are read
+	// meanwhile too: the events insert does not change them.
+	built := make(chan *eventColumns, 1)
+	go func() {
+		cols := newEventColumns(len(events))
+		for _, e := range events {
+			cols.add(e)
+		}
+		built <- cols
+	}()
+	visits := c.visits.touched(events)
+	type storedVisits struct {
+		visits map[visitKey]visit
+		err    error
+	}
+	old := make(chan storedVisits, 1)
+	go func() {
+		v, err := visits.stored(ctx, conn)
+		old <- storedVisits{v, err}
+	}()
+	err = c.insertFresh(ctx, conn, events, built)
+	stored := <-old
 	if err != nil {
 		return err
 	}
-	if err := c.insertEvents(ctx, conn, events, fresh); err != nil {
-		return err
+	if stored.err != nil {
+		return stored.err
 	}
-	return c.visits.update(ctx, conn, events)
+	return visits.write(ctx, conn, stored.visits)
 }
 
+// insertFresh inserts the events the table does not hold yet; built
+// brings the columns of all of them.
+func (c *ClickHouse) insertFresh(ctx context.Context, conn driver.Conn, events []*event.Event, built <-chan *eventColumns) error {
+	fresh, err := unseen(ctx, conn, events)
+	cols := <-built
+	if err != nil {
+		return err
+	}
+	if len(fresh) < len(events) {
+		cols = columnsOf(events, fresh)
+	}
+	return c.insertColumns(ctx, conn, cols)
+}
+
+// insertEvents inserts events[i] for each i of fresh.
 func (c *ClickHouse) insertEvents(ctx context.Context, conn driver.Conn, events []*event.Event, fresh []int) error {
-	if len(fresh) == 0 {
+	return c.insertColumns(ctx, conn, columnsOf(events, fresh))
+}
+
+func columnsOf(events []*event.Event, fresh []int) *eventColumns {
+	cols := newEventColumns(len(fresh))
+	for _, i := range fresh {
+		cols.add(events[i])
+	}
+	return cols
+}
+
+// insertColumns sends cols as one block. The driver cannot refuse a
+// value of these columns that fits let through; should it refuse one all
+// the same, the error is permanent and the group splits the batch to find
+// the row.
+func (c *ClickHouse) insertColumns(ctx context.Context, conn driver.Conn, cols *eventColumns) error {
+	if cols.len() == 0 {
 		return nil
 	}
 	b, err := conn.PrepareBatch(ctx, c.insert)
 	if err != nil {
 		return fmt.Errorf("prepare insert into events: %w", err)
 	}
-	for _, i := range fresh {
-		if err := b.Append(row(events[i])...); err != nil {
-			_ = b.Abort()
-			return &RowError{Row: i, Err: fmt.Errorf("event %s: %w", events[i].ID, err)}
-		}
+	if err := cols.appendTo(b); err != nil {
+		_ = b.Abort()
+		return kafka.Permanent(fmt.Errorf("append %d rows to the insert into events: %w", cols.len(), err))
 	}
 	if err := b.Send(); err != nil {
-		err = fmt.Errorf("insert %d rows into events: %w", len(fresh), err)
+		err = fmt.Errorf("insert %d rows into events: %w", cols.len(), err)
 		if refused(err) {
 			return kafka.Permanent(err)
 		}
@@ -111,7 +147,9 @@ const idChunk = 2000
 
 // unseen returns the indexes of events whose id the events table does not
 // hold yet. The query names the site, the types and the time span, so
-// ClickHouse reads only the granules that could hold them.
+// ClickHouse reads only the granules that could hold them. Chunks go one
+// after the other: one query already keeps the server's cores busy (two
+// at once took longer here).
 func unseen(ctx context.Context, conn driver.Conn, events []*event.Event) ([]int, error) {
 	bySite := map[string][]int{}
 	for i, e := range events {
@@ -121,33 +159,14 @@ func unseen(ctx context.Context, conn driver.Conn, events []*event.Event) ([]int
 	for site, idx := range bySite {
 		for len(idx) > 0 {
 			n := min(len(idx), idChunk)
-			chunk := idx[:n]
-			idx = idx[n:]
-			ids, types := make([]string, 0, n), map[string]bool{}
-			from, to := eventTime(events[chunk[0]]), eventTime(events[chunk[0]])
-			for _, i := range chunk {
-				e := events[i]
-				ids, types[string(e.Type)] = append(ids, e.ID), true
-				t := eventTime(e)
-				from, to = minTime(from, t), maxTime(to, t)
-			}
-			rows, err := conn.Query(ctx, `SELECT id FROM events
-				WHERE site_id = ? AND has(?, type) AND time >= ? AND time <= ? AND id IN (SELECT arrayJoin(?))`,
-				site, keys(types), from.Truncate(time.Second), to, ids)
+			ids, err := loaded(ctx, conn, site, events, idx[:n])
 			if err != nil {
-				return nil, fmt.Errorf("look up loaded ids: %w", err)
+				return nil, err
 			}
-			for rows.Next() {
-				var id string
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return nil, fmt.Errorf("look up loaded ids: %w", err)
-				}
+			for _, id := range ids {
 				seen[id] = true
 			}
-			if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-				return nil, fmt.Errorf("look up loaded ids: %w", err)
-			}
+			idx = idx[n:]
 		}
 	}
 	fresh := make([]int, 0, len(events))
@@ -157,6 +176,38 @@ func unseen(ctx context.Context, conn driver.Conn, events []*event.Event) ([]int
 		}
 	}
 	return fresh, nil
+}
+
+// loaded returns the ids of events[i], i in chunk, all of site, that the
+// events table holds.
+func loaded(ctx context.Context, conn driver.Conn, site string, events []*event.Event, chunk []int) ([]string, error) {
+	ids, types := make([]string, 0, len(chunk)), map[string]bool{}
+	from, to := eventTime(events[chunk[0]]), eventTime(events[chunk[0]])
+	for _, i := range chunk {
+		e := events[i]
+		ids, types[string(e.Type)] = append(ids, e.ID), true
+		t := eventTime(e)
+		from, to = minTime(from, t), maxTime(to, t)
+	}
+	rows, err := conn.Query(ctx, `SELECT id FROM events
+		WHERE site_id = ? AND has(?, type) AND time >= ? AND time <= ? AND id IN (SELECT arrayJoin(?))`,
+		site, keys(types), from.Truncate(time.Second), to, ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up loaded ids: %w", err)
+	}
+	var found []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("look up loaded ids: %w", err)
+		}
+		found = append(found, id)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("look up loaded ids: %w", err)
+	}
+	return found, nil
 }
 
 func keys(m map[string]bool) []string {
@@ -224,66 +275,6 @@ func eventTime(e *event.Event) time.Time {
 		return t.UTC()
 	}
 	return recv.UTC()
-}
-
-func row(e *event.Event) []any {
-	var page event.Page
-	if e.Page != nil {
-		page = *e.Page
-	}
-	var search event.SearchDetail
-	results := int32(-1) // unknown
-	if e.Search != nil {
-		search = *e.Search
-		if search.Results != nil {
-			results = int32(*search.Results)
-		}
-	}
-	var click event.ClickDetail
-	if e.Click != nil {
-		click = *e.Click
-	}
-	var depth uint8
-	if e.Scroll != nil {
-		depth = uint8(min(max(e.Scroll.DepthPct, 0), 100))
-	}
-	var form event.FormDetail
-	if e.Form != nil {
-		form = *e.Form
-	}
-	var ctx event.Context
-	var utm event.UTM
-	if e.Context != nil {
-		ctx = *e.Context
-		if ctx.UTM != nil {
-			utm = *ctx.UTM
-		}
-	}
-	keys := make([]string, 0, len(e.Props))
-	values := make([]string, 0, len(e.Props))
-	for k, v := range e.Props {
-		keys = append(keys, k)
-		values = append(values, propString(v))
-	}
-	var bot, verified uint8
-	if e.Bot {
-		bot = 1
-	}
-	if e.UserVerified {
-		verified = 1
-	}
-	return []any{
-		e.ID, string(e.Type), e.Name, e.SiteID, eventTime(e), uint64(max(e.TS, 0)), uint64(max(e.OriginalTS, 0)), time.UnixMilli(e.ReceivedAt).UTC(),
-		e.AnonymousID, e.UserID, verified, e.SessionID,
-		page.URL, page.Path, page.Title, page.Referrer,
-		search.Keyword, results,
-		click.Selector, click.Text, click.Href, click.Tag,
-		depth, form.FormID, form.Action,
-		keys, values,
-		ctx.Locale, ctx.TZ, ctx.Screen,
-		utm.Source, utm.Medium, utm.Campaign, utm.Term, utm.Content,
-		e.IP, e.UserAgent, bot, e.Browser, e.OS, e.Device,
-	}
 }
 
 // propString renders a prop value the way JSON would, so "1" and 1 differ

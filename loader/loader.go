@@ -11,6 +11,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -149,23 +151,21 @@ func (l *Loader) retain(ctx context.Context, r retainer) {
 // record that is not an event, or a row the sink can never write, is
 // handed back to the group by index to be dead-lettered.
 func (l *Loader) HandleBatch(ctx context.Context, recs []kafka.Record) error {
+	decoded, err := decode(recs)
+	if err != nil {
+		return err
+	}
 	seen := make(map[string]bool, len(recs))
 	events := make([]*event.Event, 0, len(recs))
 	from := make([]int, 0, len(recs)) // events[i] came from recs[from[i]]
-	for i, r := range recs {
-		var e event.Event
-		if err := json.Unmarshal(r.Value, &e); err != nil {
-			return &kafka.RecordError{Index: i, Err: fmt.Errorf("not an event: %w", err)}
-		}
-		if e.ID == "" {
-			return &kafka.RecordError{Index: i, Err: errors.New("event without id")}
-		}
+	for i := range decoded {
+		e := &decoded[i]
 		if seen[e.ID] {
 			l.m.skipped.WithLabelValues("duplicate_in_batch").Inc()
 			continue
 		}
 		seen[e.ID] = true
-		events, from = append(events, &e), append(from, i)
+		events, from = append(events, e), append(from, i)
 	}
 	if len(events) == 0 {
 		return nil
@@ -178,6 +178,54 @@ func (l *Loader) HandleBatch(ctx context.Context, recs []kafka.Record) error {
 		return fmt.Errorf("write %d events: %w", len(events), err)
 	}
 	l.m.loaded.Add(float64(len(events)))
+	return nil
+}
+
+// decodeShare is the fewest records worth a goroutine of their own.
+const decodeShare = 512
+
+// decode decodes every record, on every CPU: decoding JSON is most of the
+// loader's own work, and ClickHouse waits for it. The error is the
+// *kafka.RecordError of the first record, in batch order, that is not an
+// event.
+func decode(recs []kafka.Record) ([]event.Event, error) {
+	out := make([]event.Event, len(recs))
+	parts := min(runtime.GOMAXPROCS(0), (len(recs)+decodeShare-1)/decodeShare)
+	if parts <= 1 {
+		if err := decodeRange(recs, out, 0, len(recs)); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[p] = decodeRange(recs, out, p*len(recs)/parts, (p+1)*len(recs)/parts)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// decodeRange decodes recs[lo:hi] into out[lo:hi] and stops at the first
+// record that is not an event.
+func decodeRange(recs []kafka.Record, out []event.Event, lo, hi int) error {
+	for i := lo; i < hi; i++ {
+		if err := json.Unmarshal(recs[i].Value, &out[i]); err != nil {
+			return &kafka.RecordError{Index: i, Err: fmt.Errorf("not an event: %w", err)}
+		}
+		if out[i].ID == "" {
+			return &kafka.RecordError{Index: i, Err: errors.New("event without id")}
+		}
+	}
 	return nil
 }
 

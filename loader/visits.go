@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -51,11 +52,17 @@ type visits struct {
 
 type visitKey struct{ site, session string }
 
-// update brings the visits of events up to date. Events of bots and
-// events without a session (server-side) make no visit.
-func (vs *visits) update(ctx context.Context, conn driver.Conn, events []*event.Event) error {
-	since := map[string]time.Time{} // per site: the earliest event, less the lookback
-	touched := map[string][]string{}
+// touched are the visits a batch touched, per site, and for each site
+// how far back their events are looked for.
+type touched struct {
+	sessions map[string][]string
+	since    map[string]time.Time // per site: the earliest event, less the lookback
+}
+
+// touched gathers the visits of events. Events of bots and events
+// without a session (server-side) make no visit.
+func (vs *visits) touched(events []*event.Event) touched {
+	t := touched{sessions: map[string][]string{}, since: map[string]time.Time{}}
 	known := map[visitKey]bool{}
 	for _, e := range events {
 		if e.Bot || e.SessionID == "" {
@@ -64,38 +71,40 @@ func (vs *visits) update(ctx context.Context, conn driver.Conn, events []*event.
 		k := visitKey{e.SiteID, e.SessionID}
 		if !known[k] {
 			known[k] = true
-			touched[e.SiteID] = append(touched[e.SiteID], e.SessionID)
+			t.sessions[e.SiteID] = append(t.sessions[e.SiteID], e.SessionID)
 		}
-		t := eventTime(e).Add(-vs.lookback)
-		if s, ok := since[e.SiteID]; !ok || t.Before(s) {
-			since[e.SiteID] = t
+		at := eventTime(e).Add(-vs.lookback)
+		if s, ok := t.since[e.SiteID]; !ok || at.Before(s) {
+			t.since[e.SiteID] = at
 		}
 	}
+	return t
+}
+
+// stored reads the rows the sessions table holds for the touched visits.
+// It does not read the events table, so it may run while the batch's
+// events are inserted.
+func (t touched) stored(ctx context.Context, conn driver.Conn) (map[visitKey]visit, error) {
+	return t.each(ctx, conn, stored)
+}
+
+// write recomputes the touched visits from the events table, which must
+// hold the batch by now, and writes those that differ from old.
+func (t touched) write(ctx context.Context, conn driver.Conn, old map[visitKey]visit) error {
+	now, err := t.each(ctx, conn, recompute)
+	if err != nil {
+		return err
+	}
 	var rows [][]any
-	for site, sessions := range touched {
-		for len(sessions) > 0 {
-			n := min(len(sessions), idChunk)
-			chunk := sessions[:n]
-			sessions = sessions[n:]
-			old, err := stored(ctx, conn, site, chunk, since[site])
-			if err != nil {
-				return err
-			}
-			now, err := recompute(ctx, conn, site, chunk, since[site])
-			if err != nil {
-				return err
-			}
-			for k, v := range now {
-				o, had := old[k]
-				if had && o == v {
-					continue
-				}
-				if had {
-					rows = append(rows, o.row(-1))
-				}
-				rows = append(rows, v.row(1))
-			}
+	for k, v := range now {
+		o, had := old[k]
+		if had && o == v {
+			continue
 		}
+		if had {
+			rows = append(rows, o.row(-1))
+		}
+		rows = append(rows, v.row(1))
 	}
 	if len(rows) == 0 {
 		return nil
@@ -114,6 +123,25 @@ func (vs *visits) update(ctx context.Context, conn driver.Conn, events []*event.
 		return fmt.Errorf("insert %d rows into sessions: %w", len(rows), err)
 	}
 	return nil
+}
+
+// each runs query over the touched sessions, idChunk at a time, and
+// gathers the visits it returns.
+func (t touched) each(ctx context.Context, conn driver.Conn,
+	query func(context.Context, driver.Conn, string, []string, time.Time) (map[visitKey]visit, error)) (map[visitKey]visit, error) {
+	out := map[visitKey]visit{}
+	for site, sessions := range t.sessions {
+		for len(sessions) > 0 {
+			n := min(len(sessions), idChunk)
+			v, err := query(ctx, conn, site, sessions[:n], t.since[site])
+			if err != nil {
+				return nil, err
+			}
+			maps.Copy(out, v)
+			sessions = sessions[n:]
+		}
+	}
+	return out, nil
 }
 
 // stored reads the current rows of sessions, as the table holds them.
