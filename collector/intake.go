@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -23,6 +24,12 @@ import (
 // maxInflation bounds how far a gzip body may expand, so a small
 // compressed request cannot become a huge one.
 const maxInflation = 8
+
+// stampedBytes is about what the collector adds to an event it accepts
+// (site, received_at, user agent and what is derived from it, the key):
+// room reserved per event so that a request's records rarely outgrow
+// their first buffer.
+const stampedBytes = 400
 
 // retryAfter is what a client is told to wait when neither Kafka nor the
 // spool takes its batch.
@@ -54,7 +61,9 @@ type invalidRecord struct {
 // rather than "site" and "events") is Segment's batch call (segment.go).
 func (c *Collector) serveBatch(ctx *gin.Context) {
 	now := time.Now()
-	body, code, reason, detail := c.readBody(ctx.Request)
+	into := bodies.Get().(*bytes.Buffer)
+	defer putBody(into)
+	body, code, reason, detail := c.readBody(ctx.Request, into)
 	if reason != "" {
 		c.fail(ctx, code, reason, detail)
 		return
@@ -92,9 +101,15 @@ func (c *Collector) serveBatch(ctx *gin.Context) {
 	if !src.server {
 		ag = c.agents.Parse(ctx.Request.UserAgent())
 	}
-	in := intake{recs: make([]kafka.Record, 0, len(b.Events)), types: make([]event.Type, 0, len(b.Events))}
+	in := intake{
+		recs:  make([]kafka.Record, 0, len(b.Events)),
+		types: make([]event.Type, 0, len(b.Events)),
+		// An event grows by what the collector stamps on it; the
+		// events' raw sizes include their commas and spaces.
+		buf: make([]byte, 0, len(body)+len(b.Events)*stampedBytes),
+	}
 	for i, raw := range b.Events {
-		e, rej := event.DecodeEvent(raw, c.cfg.Limits)
+		e, rej := b.Event(i, c.cfg.Limits)
 		if rej == nil {
 			rej = c.vouch(src, e, ip, b.SentAt, received)
 		}
@@ -121,10 +136,16 @@ func (c *Collector) serveBatch(ctx *gin.Context) {
 // intake is what a request's events come to: the records to store (the
 // accepted events, and the rejected ones for footfall.invalid), the
 // rejections to answer with and the types of the accepted to count.
+//
+// The accepted events' keys and values are cut from buf, one allocation
+// for a request's records rather than two for each (capped, so that
+// appending to one cannot overwrite the next). buf is never reused: the
+// producer and the spool keep the records after the request.
 type intake struct {
 	recs     []kafka.Record
 	rejected []event.Rejection
 	types    []event.Type
+	buf      []byte
 }
 
 func (in *intake) reject(rec kafka.Record, rej event.Rejection) {
@@ -138,12 +159,19 @@ func (c *Collector) keep(in *intake, i int, e *event.Event, site string, receive
 	e.SiteID, e.ReceivedAt = site, received
 	ag.Stamp(e)
 	event.Derive(e)
-	value, err := json.Marshal(e)
+	start := len(in.buf)
+	buf, err := e.AppendJSON(in.buf)
 	if err != nil { // unreachable for a decoded event; counted if not
+		in.buf = buf[:start]
 		in.rejected = append(in.rejected, event.Rejection{Index: i, ID: e.ID, Reason: event.ReasonInvalidField, Detail: err.Error()})
 		return
 	}
-	in.recs = append(in.recs, kafka.Record{Topic: event.Topic(c.cfg.TopicPrefix, e.Type), Key: []byte(e.Key()), Value: value})
+	value := buf[start:len(buf):len(buf)]
+	start = len(buf)
+	buf = append(buf, e.Key()...)
+	key := buf[start:len(buf):len(buf)]
+	in.buf = buf
+	in.recs = append(in.recs, kafka.Record{Topic: event.Topic(c.cfg.TopicPrefix, e.Type), Key: key, Value: value})
 	in.types = append(in.types, e.Type)
 }
 
@@ -182,9 +210,28 @@ func (c *Collector) agentOf(src source, given, requestUA string) useragent.Agent
 
 func tooMany(n, limit int) string { return fmt.Sprintf("%d events, limit %d", n, limit) }
 
-// readBody enforces the size limits and undoes gzip. A non-empty reason
-// means the request is refused with status.
-func (c *Collector) readBody(r *http.Request) ([]byte, int, event.Reason, string) {
+// bodies holds the buffers requests are read into. A body is done with
+// when its request is answered: what is kept of it (records, rejected
+// events for footfall.invalid, Segment's messages) is decoded or encoded
+// into memory of its own.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// keptBody is the largest buffer put back for another request: a rare
+// large body is not worth holding on to.
+const keptBody = 1 << 20
+
+func putBody(b *bytes.Buffer) {
+	if b.Cap() <= keptBody {
+		b.Reset()
+		bodies.Put(b)
+	}
+}
+
+// readBody enforces the size limits and undoes gzip, reading the body
+// into into (a gzip body's compressed bytes; what they inflate to is
+// memory of its own). A non-empty reason means the request is refused
+// with status.
+func (c *Collector) readBody(r *http.Request, into *bytes.Buffer) ([]byte, int, event.Reason, string) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && mt != "text/plain") {
@@ -192,10 +239,10 @@ func (c *Collector) readBody(r *http.Request) ([]byte, int, event.Reason, string
 		}
 	}
 	limit := c.cfg.MaxBodyBytes
-	raw, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
+	if _, err := into.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
 		return nil, http.StatusBadRequest, event.ReasonMalformedJSON, "read body: " + err.Error()
 	}
+	raw := into.Bytes()
 	if int64(len(raw)) > limit {
 		return nil, http.StatusRequestEntityTooLarge, event.ReasonBodyTooLarge, fmt.Sprintf("body over %d bytes", limit)
 	}

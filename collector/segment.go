@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 	"time"
@@ -27,7 +28,9 @@ type segmentResponse struct {
 func (c *Collector) serveSegmentCall(kind segment.Kind) gin.HandlerFunc {
 	return func(ctx *gin.Context) {
 		now := time.Now()
-		body, code, reason, detail := c.readBody(ctx.Request)
+		into := bodies.Get().(*bytes.Buffer)
+		defer putBody(into)
+		body, code, reason, detail := c.readBody(ctx.Request, into)
 		if reason != "" {
 			c.failSegment(ctx, code, reason, detail)
 			return

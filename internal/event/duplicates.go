@@ -63,6 +63,10 @@ func (s *keyScanner) value(check nameCheck) (string, bool) {
 	if s.i >= len(s.data) {
 		return "", false
 	}
+	if check == checkNone {
+		s.skip()
+		return "", false
+	}
 	switch s.data[s.i] {
 	case '{':
 		return s.object(check, check, false)
@@ -188,6 +192,35 @@ func (s *keyScanner) str() []byte {
 		}
 	}
 	return s.data[start:]
+}
+
+// skip moves past the value at s.i without looking at its names: the
+// events of a batch, checked one by one later, need not be unescaped
+// here.
+func (s *keyScanner) skip() {
+	start, depth := s.i, 0
+	for s.i < len(s.data) {
+		c := s.data[s.i]
+		if depth == 0 && s.i > start && (isDelim(c) || c == '"' || c == '{' || c == '[') {
+			break // the end of a number or literal
+		}
+		switch c {
+		case '"':
+			for s.i++; s.i < len(s.data) && s.data[s.i] != '"'; s.i++ {
+				if s.data[s.i] == '\\' {
+					s.i++
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		}
+		s.i++
+		if depth <= 0 && (c == '"' || c == '}' || c == ']' || isDelim(c)) {
+			break // a string or container ends, or (not JSON) no value at all
+		}
+	}
 }
 
 func (s *keyScanner) space() {

@@ -68,6 +68,7 @@ func FuzzDecodeEvent(f *testing.F) {
 				t.Fatalf("duplicateKey = %v, reference says %v", got, want)
 			}
 		}
+		checkFast(t, raw)
 		e, rej := DecodeEvent(raw, fuzzLimits)
 		if rej != nil {
 			if e != nil || rej.Reason == "" {
@@ -77,6 +78,56 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 		checkAccepted(t, raw, e)
 	})
+}
+
+// checkFast holds decodeFast to encoding/json and the duplicate scan:
+// what it decodes, they decode to the same event, without a rejection.
+func checkFast(t *testing.T, raw []byte) {
+	t.Helper()
+	var fast Event
+	if !utf8.Valid(raw) || !decodeFast(raw, &fast) {
+		return
+	}
+	var slow Event
+	if rej := decodeJSON(raw, &slow); rej != nil {
+		t.Fatalf("decodeFast took %q, encoding/json rejects it: %+v", raw, rej)
+	}
+	if !reflect.DeepEqual(fast, slow) {
+		t.Fatalf("decodeFast and encoding/json differ on %q:\n%#v\n%#v", raw, fast, slow)
+	}
+}
+
+// checkBatchFast holds decodeBatchFast to encoding/json and the
+// duplicate scan, as checkFast does decodeFast.
+func checkBatchFast(t *testing.T, body []byte) {
+	t.Helper()
+	fast, ok := decodeBatchFast(body)
+	if !ok {
+		return
+	}
+	slow, err := decodeBatchJSON(body)
+	if err != nil {
+		t.Fatalf("decodeBatchFast took %q, encoding/json rejects it: %v", body, err)
+	}
+	for i, e := range fast.decoded {
+		switch {
+		case e == nil:
+			continue
+		case !utf8.Valid(fast.Events[i]):
+			t.Fatalf("decodeBatchFast kept event %d, not UTF-8: %q", i, fast.Events[i])
+		}
+		var want Event
+		if rej := decodeJSON(fast.Events[i], &want); rej != nil || !reflect.DeepEqual(*e, want) {
+			t.Fatalf("decodeBatchFast decoded event %d of %q as\n%#v\nencoding/json: %#v, %+v", i, body, *e, want, rej)
+		}
+	}
+	if len(fast.decoded) != len(fast.Events) {
+		t.Fatalf("%d events, %d decoded", len(fast.Events), len(fast.decoded))
+	}
+	fast.decoded = nil
+	if !reflect.DeepEqual(fast, slow) {
+		t.Fatalf("decodeBatchFast and encoding/json differ on %q:\n%#v\n%#v", body, fast, slow)
+	}
 }
 
 // checkAccepted holds the invariants of an event DecodeEvent accepted.
@@ -109,6 +160,9 @@ func checkAccepted(t *testing.T, raw []byte, e *Event) {
 	if err != nil {
 		t.Fatalf("accepted event does not encode: %v", err)
 	}
+	if app, err := e.AppendJSON(nil); err != nil || !bytes.Equal(app, out) {
+		t.Fatalf("AppendJSON = %s, %v; json.Marshal = %s", app, err, out)
+	}
 	again, rej := DecodeEvent(out, Limits{MaxEventBytes: 1 << 20, MaxProps: fuzzLimits.MaxProps})
 	if rej != nil {
 		t.Fatalf("re-encoded event %s is rejected: %+v", out, rej)
@@ -128,6 +182,7 @@ func FuzzDecodeBatch(f *testing.F) {
 	}
 	good := fuzzSeeds[0]
 	f.Fuzz(func(t *testing.T, body []byte) {
+		checkBatchFast(t, body)
 		b, err := DecodeBatch(body)
 		if err == nil {
 			if !json.Valid(body) {
@@ -137,6 +192,7 @@ func FuzzDecodeBatch(f *testing.F) {
 				t.Fatal("accepted an envelope with a name twice")
 			}
 			for _, raw := range b.Events {
+				checkFast(t, raw)
 				if e, rej := DecodeEvent(raw, fuzzLimits); rej == nil {
 					checkAccepted(t, raw, e)
 				}

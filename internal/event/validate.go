@@ -69,6 +69,11 @@ type Batch struct {
 	// SentAt is the sender's clock as it sent the batch, epoch ms; the
 	// collector corrects each event's ts by the difference to its own.
 	SentAt int64 `json:"sent_at,omitempty"`
+
+	// decoded holds the events decodeBatchFast read on its way through
+	// the batch (nil where it could not), for Event not to read them
+	// again.
+	decoded []*Event
 }
 
 // Errors of DecodeBatch; ReasonOf names them for the client.
@@ -77,9 +82,31 @@ var (
 	ErrDuplicateKey = errors.New("duplicate key in batch")
 )
 
-// DecodeBatch parses the outer envelope only, so that one bad event cannot
-// cost the others: each event is decoded on its own by DecodeEvent.
+// DecodeBatch parses the outer envelope, so that one bad event cannot
+// cost the others: each event is decoded on its own by DecodeEvent, or
+// Batch.Event, which takes what the beacon's plain events decoded to on
+// the way through the batch (fastdecode.go). The events may be slices of
+// body.
 func DecodeBatch(body []byte) (*Batch, error) {
+	if b, ok := decodeBatchFast(body); ok {
+		return b, nil
+	}
+	return decodeBatchJSON(body)
+}
+
+// Event is DecodeEvent(b.Events[i], lim), without decoding again what
+// DecodeBatch decoded already.
+func (b *Batch) Event(i int, lim Limits) (*Event, *Rejection) {
+	if i < len(b.decoded) && b.decoded[i] != nil && len(b.Events[i]) <= lim.MaxEventBytes {
+		return accept(b.decoded[i], lim)
+	}
+	return DecodeEvent(b.Events[i], lim)
+}
+
+// decodeBatchJSON is DecodeBatch for any body: encoding/json, then the
+// duplicate scan of the envelope's names. decodeBatchFast takes the
+// beacon's.
+func decodeBatchJSON(body []byte) (*Batch, error) {
 	var b Batch
 	if err := json.Unmarshal(body, &b); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
@@ -115,28 +142,45 @@ func DecodeEvent(raw json.RawMessage, lim Limits) (*Event, *Rejection) {
 	if !utf8.Valid(raw) {
 		return nil, &Rejection{ID: peekID(raw), Reason: ReasonInvalidUTF8, Detail: fmt.Sprintf("byte %d is not UTF-8; JSON must be sent as UTF-8", invalidUTF8At(raw))}
 	}
-	var e Event
-	if err := json.Unmarshal(raw, &e); err != nil {
+	e := new(Event)
+	if !decodeFast(raw, e) {
+		*e = Event{}
+		if r := decodeJSON(raw, e); r != nil {
+			return nil, r
+		}
+	}
+	return accept(e, lim)
+}
+
+// accept validates a decoded event.
+func accept(e *Event, lim Limits) (*Event, *Rejection) {
+	// The flat search fields are derived by the server (Derive); what a
+	// client sends in them is not the event's.
+	e.PageURL, e.SearchKeyword, e.Date = "", "", 0
+	if r := Validate(e, lim); r != nil {
+		return nil, r
+	}
+	return e, nil
+}
+
+// decodeJSON is DecodeEvent's decoding of any event: encoding/json, then
+// the duplicate scan. decodeFast takes the plain ones.
+func decodeJSON(raw json.RawMessage, e *Event) *Rejection {
+	if err := json.Unmarshal(raw, e); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return nil, &Rejection{ID: peekID(raw), Reason: ReasonInvalidField, Detail: fmt.Sprintf("%s: got %s, want %s", te.Field, te.Value, te.Type)}
+			return &Rejection{ID: peekID(raw), Reason: ReasonInvalidField, Detail: fmt.Sprintf("%s: got %s, want %s", te.Field, te.Value, te.Type)}
 		}
-		return nil, &Rejection{Reason: ReasonMalformedJSON, Detail: err.Error()}
+		return &Rejection{Reason: ReasonMalformedJSON, Detail: err.Error()}
 	}
 	if name, dup := duplicateKey(raw, false); dup {
 		r := &Rejection{ID: e.ID, Reason: ReasonDuplicateKey, Detail: fmt.Sprintf("%q appears twice (names compare ignoring case, except within props)", name)}
 		if strings.EqualFold(name, "id") {
 			r.ID = "" // which of the two is the question
 		}
-		return nil, r
+		return r
 	}
-	// The flat search fields are derived by the server (Derive); what a
-	// client sends in them is not the event's.
-	e.PageURL, e.SearchKeyword, e.Date = "", "", 0
-	if r := Validate(&e, lim); r != nil {
-		return nil, r
-	}
-	return &e, nil
+	return nil
 }
 
 // Validate checks the fields a type requires. It does not look at the fields
