@@ -6,7 +6,6 @@ package enricher
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -216,7 +215,7 @@ func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]pro
 		}
 		next[k] = max(next[k], r.Offset+1)
 		var ev event.Event
-		if err := json.Unmarshal(r.Value, &ev); err != nil {
+		if err := event.DecodeRecord(r.Value, &ev); err != nil {
 			return &kafka.RecordError{Index: i, Err: fmt.Errorf("not an event: %w", err)}
 		}
 		if ev.ID == "" || ev.SiteID == "" {

@@ -6,7 +6,6 @@ package loader
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -219,7 +218,7 @@ func decode(recs []kafka.Record) ([]event.Event, error) {
 // record that is not an event.
 func decodeRange(recs []kafka.Record, out []event.Event, lo, hi int) error {
 	for i := lo; i < hi; i++ {
-		if err := json.Unmarshal(recs[i].Value, &out[i]); err != nil {
+		if err := event.DecodeRecord(recs[i].Value, &out[i]); err != nil {
 			return &kafka.RecordError{Index: i, Err: fmt.Errorf("not an event: %w", err)}
 		}
 		if out[i].ID == "" {

@@ -15,7 +15,9 @@ import (
 // the event to encoding/json and duplicateKey, which then decide as
 // before. So it accepts a subset of what they accept and fills the Event
 // as json.Unmarshal does: the fuzz targets FuzzDecodeEvent and
-// FuzzDecodeBatch hold the two equal on every input they run.
+// FuzzDecodeBatch hold the two equal on every input they run. In record
+// mode (DecodeRecord, record.go) it also reads the fields the collector
+// stamps and strings with escapes, and gives up to json.Unmarshal alone.
 //
 // The event's strings are cut from one copy of its text (of the whole
 // batch, under DecodeBatch): one allocation rather than one a string. So
@@ -26,6 +28,10 @@ type fastDecoder struct {
 	text   string // data as a string
 	i      int
 	nameAt int // where the last string scanned by name starts
+
+	// record is DecodeRecord's mode: the stamped fields and escaped
+	// strings too (record.go).
+	record bool
 }
 
 // decodeFast fills e from raw and reports whether it could; false leaves
@@ -120,7 +126,10 @@ func (d *fastDecoder) eventField(e *Event) func(name []byte) bool {
 		}
 		// The fields the server stamps or derives are the client's to send
 		// as well (and overwritten), but a beacon does not: encoding/json
-		// decodes them.
+		// decodes them. A record holds them, written by the collector.
+		if d.record {
+			return d.stampedField(e, name)
+		}
 		return false
 	}
 }
@@ -145,7 +154,7 @@ func (d *fastDecoder) object(field func(name []byte) bool) bool {
 	if !d.byte('{') {
 		return false
 	}
-	var small [16][]byte
+	var small [32][]byte // the names of a record too, without a slice on the heap
 	seen := small[:0]
 	d.space()
 	if d.byte('}') {
@@ -240,12 +249,19 @@ func (d *fastDecoder) space() {
 // str decodes a string with no escapes and no control characters; the
 // text is valid UTF-8 (DecodeEvent checked), so it is taken as it is, as
 // encoding/json takes it.
+//
+// In record mode a string with escapes is decoded too (unquote).
 func (d *fastDecoder) str(dst *string) bool {
-	if _, ok := d.name(); !ok {
+	start := d.i
+	if _, ok := d.name(); ok {
+		*dst = d.text[d.nameAt : d.i-1]
+		return true
+	}
+	if !d.record || d.i >= len(d.data) || d.data[d.i] != '\\' {
 		return false
 	}
-	*dst = d.text[d.nameAt : d.i-1]
-	return true
+	d.i = start
+	return d.unquote(dst)
 }
 
 // name scans a string as str does, and returns its bytes.
