@@ -79,22 +79,11 @@ func (c *Collector) serveBatch(ctx *gin.Context) {
 		c.fail(ctx, http.StatusBadRequest, event.ReasonOf(err), err.Error())
 		return
 	}
-	src, ok := c.authenticate(ctx, b.Site)
+	src, ok := c.admit(ctx, b.Site, len(b.Events), "events", c.fail)
 	if !ok {
 		return
 	}
 	site := src.site
-	switch {
-	case len(b.Events) == 0:
-		c.fail(ctx, http.StatusBadRequest, event.ReasonEmptyBatch, "events is empty")
-		return
-	case len(b.Events) > c.cfg.MaxEvents:
-		c.fail(ctx, http.StatusRequestEntityTooLarge, event.ReasonTooManyEvents, tooMany(len(b.Events), c.cfg.MaxEvents))
-		return
-	}
-	if c.overLimit(ctx, src, len(b.Events)) {
-		return
-	}
 
 	ip, received := truncateIP(ctx.ClientIP()), now.UnixMilli()
 	var ag useragent.Agent
@@ -131,6 +120,29 @@ func (c *Collector) serveBatch(ctx *gin.Context) {
 		status = http.StatusBadRequest
 	}
 	c.answer(ctx, status, batchResponse{Accepted: len(in.types), Rejected: in.rejected})
+}
+
+// admit decides whether a request's n events are taken at all: its key
+// (authenticate), that it holds some (what names them in its body) and not
+// too many, and the rate limits. A request it refuses it has answered,
+// with fail for the body's shape (Footfall's or Segment's).
+func (c *Collector) admit(ctx *gin.Context, bodySite string, n int, what string, fail func(*gin.Context, int, event.Reason, string)) (source, bool) {
+	src, ok := c.authenticate(ctx, bodySite)
+	if !ok {
+		return source{}, false
+	}
+	switch {
+	case n == 0:
+		fail(ctx, http.StatusBadRequest, event.ReasonEmptyBatch, what+" is empty")
+		return source{}, false
+	case n > c.cfg.MaxEvents:
+		fail(ctx, http.StatusRequestEntityTooLarge, event.ReasonTooManyEvents, tooMany(n, c.cfg.MaxEvents))
+		return source{}, false
+	}
+	if c.overLimit(ctx, src, n) {
+		return source{}, false
+	}
+	return src, true
 }
 
 // intake is what a request's events come to: the records to store (the

@@ -50,19 +50,8 @@ func (c *Collector) serveSegmentCall(kind segment.Kind) gin.HandlerFunc {
 // Segment's libraries send the key as the HTTP Basic user; a body's
 // writeKey stands for the body's site.
 func (c *Collector) serveSegment(ctx *gin.Context, req *segment.Request, now time.Time) {
-	src, ok := c.authenticate(ctx, req.WriteKey)
+	src, ok := c.admit(ctx, req.WriteKey, len(req.Messages), "batch", c.failSegment)
 	if !ok {
-		return
-	}
-	switch {
-	case len(req.Messages) == 0:
-		c.failSegment(ctx, http.StatusBadRequest, event.ReasonEmptyBatch, "batch is empty")
-		return
-	case len(req.Messages) > c.cfg.MaxEvents:
-		c.failSegment(ctx, http.StatusRequestEntityTooLarge, event.ReasonTooManyEvents, tooMany(len(req.Messages), c.cfg.MaxEvents))
-		return
-	}
-	if c.overLimit(ctx, src, len(req.Messages)) {
 		return
 	}
 	ip, received := truncateIP(ctx.ClientIP()), now.UnixMilli()
