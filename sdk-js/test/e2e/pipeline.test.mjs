@@ -6,29 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch } from '../chromium.js';
-
-const env = {
-  collector: process.env.FOOTFALL_E2E_COLLECTOR,
-  promotions: process.env.FOOTFALL_E2E_PROMOTIONS || 'http://127.0.0.1:8081',
-  clickhouse: process.env.FOOTFALL_E2E_CLICKHOUSE_HTTP || 'http://127.0.0.1:8123',
-};
-
-// poll calls fn every interval ms until it returns a truthy value, which it
-// resolves with, or fails after ms with what fn last saw.
-async function poll(what, ms, interval, fn) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn((seen) => (last = seen));
-      if (v) return v;
-    } catch (err) {
-      last = err.message;
-    }
-    if (Date.now() >= deadline) throw new Error(`${what}: nothing after ${ms} ms; last seen: ${JSON.stringify(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, interval));
-  }
-}
+import { env, poll, query } from './common.mjs';
 
 const DESKTOP_CHROME = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 
@@ -90,12 +68,6 @@ test('a search in the demo shop becomes a deal on its homepage and rows in Click
   pagesLoaded++;
   await page.click('#add');
 
-  const query = async (sql) => {
-    const res = await fetch(env.clickhouse + '/', { method: 'POST', body: sql + ' FORMAT JSON' });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`ClickHouse HTTP ${res.status}: ${text.trim()}`);
-    return JSON.parse(text).data;
-  };
   const mine = `footfall.events FINAL WHERE site_id = 'demo' AND anonymous_id = '${anon}'`;
   const rows = await poll('events in ClickHouse', 20000, 250, async (seen) => {
     const data = await query(`SELECT type, count() AS n, uniqExact(id) AS u FROM ${mine} GROUP BY type`);

@@ -11,34 +11,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Analytics } from '@segment/analytics-node';
 
-const env = {
-  collector: process.env.FOOTFALL_E2E_COLLECTOR,
-  promotions: process.env.FOOTFALL_E2E_PROMOTIONS || 'http://127.0.0.1:8081',
-  clickhouse: process.env.FOOTFALL_E2E_CLICKHOUSE_HTTP || 'http://127.0.0.1:8123',
-  dataDir: process.env.FOOTFALL_DATA_DIR || fileURLToPath(new URL('../../../.data', import.meta.url)),
-};
+import { env, poll, query } from './common.mjs';
 
-async function poll(what, ms, interval, fn) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn((seen) => (last = seen));
-      if (v) return v;
-    } catch (err) {
-      last = err.message;
-    }
-    if (Date.now() >= deadline) throw new Error(`${what}: nothing after ${ms} ms; last seen: ${JSON.stringify(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, interval));
-  }
-}
-
-async function query(sql) {
-  const res = await fetch(env.clickhouse + '/', { method: 'POST', body: sql + ' FORMAT JSON' });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`ClickHouse HTTP ${res.status}: ${text.trim()}`);
-  return JSON.parse(text).data;
-}
+const dataDir = process.env.FOOTFALL_DATA_DIR || fileURLToPath(new URL('../../../.data', import.meta.url));
 
 // footfallID is the envelope id the collector makes of a messageId: a
 // name-based (version 5) UUID of the site and the messageId, in the
@@ -54,7 +29,7 @@ function footfallID(site, messageId) {
 
 test('Segment\'s Node library sends track, page, identify and batches that land once each, and its search drives a promotion', async (t) => {
   assert.ok(env.collector, 'FOOTFALL_E2E_COLLECTOR is not set: this test needs the whole pipeline running; run it via `make test`');
-  const serverKey = readFileSync(`${env.dataDir}/footfall/demo-server-key`, 'utf8').trim();
+  const serverKey = readFileSync(`${dataDir}/footfall/demo-server-key`, 'utf8').trim();
   const run = randomUUID().slice(0, 8);
   const user = `seg-user-${run}`;
   const anon = `seg-anon-${run}`;
