@@ -372,15 +372,7 @@ func loadIntoClickHouse(t *testing.T, kc kafka.Config, want int) (rows, distinct
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("loader: %v", err)
-		}
-	}()
+	defer testenv.Start(t, "loader", 30*time.Second, l.Run)()
 	testenv.Eventually(t, 90*time.Second, func() (bool, string) {
 		if err := conn.QueryRow(context.Background(), "SELECT count(), uniqExact(id) FROM events").Scan(&rows, &distinct); err != nil {
 			return false, err.Error()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -88,25 +87,7 @@ func (r *rig) startEnricherWith(cfg enricher.Config, ops *server.Ops) (stop func
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					r.t.Errorf("enricher Run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				r.t.Fatal("enricher did not stop within 30s of its context ending")
-			}
-		})
-	}
-	r.t.Cleanup(stop)
-	return stop
+	return testenv.Start(r.t, "enricher", 30*time.Second, e.Run)
 }
 
 // produce sends events as the collector does.

@@ -79,25 +79,12 @@ func (r *rig) startLoader(ctx context.Context, group string, sink loader.Sink) (
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					r.t.Errorf("loader Run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				r.t.Fatal("loader did not stop within 30s of its context ending")
-			}
-		})
-	}
-	r.t.Cleanup(stop)
-	return stop
+	return testenv.Start(r.t, "loader", 30*time.Second, func(runCtx context.Context) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		context.AfterFunc(runCtx, cancel)
+		return l.Run(ctx)
+	})
 }
 
 // produce sends events as the collector does.

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/footfall/footfall/internal/kafka"
+	"github.com/footfall/footfall/internal/testenv"
 )
 
 // beaconBatch is batch i as the collector would spool it: n stamped events
@@ -174,25 +175,7 @@ func appendBatches(t testing.TB, s *Spool, from, to, n int) {
 // returned nil; the test's end stops it too.
 func run(t *testing.T, s *Spool, pub kafka.Publisher) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, pub) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Errorf("Run did not return 10 s after its context ended")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return testenv.Start(t, "spool", 10*time.Second, func(ctx context.Context) error { return s.Run(ctx, pub) })
 }
 
 // waitFor waits until cond holds, failing the test after 10 s.

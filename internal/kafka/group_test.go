@@ -17,6 +17,7 @@ import (
 
 	"github.com/footfall/footfall/internal/kafka"
 	"github.com/footfall/footfall/internal/kafka/kafkatest"
+	"github.com/footfall/footfall/internal/testenv"
 )
 
 // These tests run the consumer-group runner against an in-process Kafka
@@ -151,24 +152,7 @@ func join(t *testing.T, kc kafka.Config, gc kafka.GroupConfig, h kafka.BatchHand
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("group Run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("group did not leave within 30s of its context ending")
-			}
-		})
-	}
-	t.Cleanup(stop)
+	stop := testenv.Start(t, "group", 30*time.Second, g.Run)
 	return &member{g: g, reg: reg, stop: stop}
 }
 

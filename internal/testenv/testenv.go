@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -235,4 +236,30 @@ func UUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// Start runs run (a service's Run, say) in the background until the stop
+// it returns is called, or the test ends: then run's context ends, its
+// error fails the test, and run must return within wait or the test fails
+// there. stop may be called more than once.
+func Start(t testing.TB, what string, wait time.Duration, run func(context.Context) error) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s Run: %v", what, err)
+				}
+			case <-time.After(wait):
+				t.Fatalf("%s did not return within %s of its context ending", what, wait)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
