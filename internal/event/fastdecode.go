@@ -6,18 +6,20 @@ import (
 )
 
 // A beacon's event is plain: its names are the envelope's own, spelled
-// exactly, once each; its strings need no unescaping; its numbers are
+// exactly, once each; its numbers are
 // integers where the envelope wants them; props hold strings, numbers and
 // booleans. fastDecoder reads such an event in one pass, with no
 // reflection and no separate duplicate scan, and gives up at the first
-// byte outside that shape (an escape, a name in another case or unknown,
+// byte outside that shape (a name escaped, in another case or unknown,
 // a name twice, null, a type error, anything that is not JSON), leaving
 // the event to encoding/json and duplicateKey, which then decide as
 // before. So it accepts a subset of what they accept and fills the Event
 // as json.Unmarshal does: the fuzz targets FuzzDecodeEvent and
 // FuzzDecodeBatch hold the two equal on every input they run. In record
 // mode (DecodeRecord, record.go) it also reads the fields the collector
-// stamps and strings with escapes, and gives up to json.Unmarshal alone.
+// stamps, and gives up to json.Unmarshal alone. String values with escapes
+// (a URL's & as \u0026, as Go's encoders write it) are unescaped as
+// encoding/json does, lone surrogates becoming U+FFFD (unquote).
 //
 // The event's strings are cut from one copy of its text (of the whole
 // batch, under DecodeBatch): one allocation rather than one a string. So
@@ -246,18 +248,16 @@ func (d *fastDecoder) space() {
 	}
 }
 
-// str decodes a string with no escapes and no control characters; the
-// text is valid UTF-8 (DecodeEvent checked), so it is taken as it is, as
-// encoding/json takes it.
-//
-// In record mode a string with escapes is decoded too (unquote).
+// str decodes a string with no control characters; the text is valid
+// UTF-8 (DecodeEvent checked), so one without escapes is taken as it is,
+// as encoding/json takes it, and one with escapes is unquoted.
 func (d *fastDecoder) str(dst *string) bool {
 	start := d.i
 	if _, ok := d.name(); ok {
 		*dst = d.text[d.nameAt : d.i-1]
 		return true
 	}
-	if !d.record || d.i >= len(d.data) || d.data[d.i] != '\\' {
+	if d.i >= len(d.data) || d.data[d.i] != '\\' {
 		return false
 	}
 	d.i = start
