@@ -2,14 +2,11 @@ package enricher
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
@@ -135,36 +132,13 @@ func BenchmarkEnricherApply(b *testing.B) {
 
 // BenchmarkEnricherApplyBaseline writes the same batches' upserts
 // (user_promotions, identities, known_users) as one bare pgx batch in a
-// transaction: the same decoding and matching, no offsets, no dedup.
+// transaction (Ceiling): the same decoding and matching, no offsets, no
+// dedup.
 func BenchmarkEnricherApplyBaseline(b *testing.B) {
 	for _, members := range benchMembers {
 		b.Run(fmt.Sprintf("%d_events_%d_members", benchBatch, members), func(b *testing.B) {
-			e, pool := newApplier(b, testenv.Name("enricher"))
-			benchApply(b, members, func(ctx context.Context, recs []kafka.Record) error {
-				promos, err := e.catalog.get(ctx, e.now())
-				if err != nil {
-					return err
-				}
-				scores, links, users := map[scoreKey]*score{}, map[link]bool{}, map[knownUser]bool{}
-				for _, r := range recs {
-					var ev event.Event
-					if err := json.Unmarshal(r.Value, &ev); err != nil {
-						return err
-					}
-					if ev.UserVerified && ev.UserID != "" {
-						users[knownUser{ev.SiteID, ev.UserID}] = true
-						links[link{ev.SiteID, ev.AnonymousID, ev.UserID}] = true
-					}
-					e.score(scores, promos[ev.SiteID], &ev)
-				}
-				return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-					var batch pgx.Batch
-					batch.Queue(upsertScores, scoresArgs(scores, e.cfg.ScoreTTL)...)
-					batch.Queue(insertLinks, linksArgs(links)...)
-					batch.Queue(insertKnownUsers, knownUsersArgs(users)...)
-					return tx.SendBatch(ctx, &batch).Close()
-				})
-			})
+			_, pool := newApplier(b, testenv.Name("enricher"))
+			benchApply(b, members, NewCeiling(pool, DefaultConfig()).Apply)
 		})
 	}
 }

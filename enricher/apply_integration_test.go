@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -116,7 +118,7 @@ func applyWhileHeld(t *testing.T, e *Enricher, pool *pgxpool.Pool, held, other [
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	if err := e.apply(ctx, tx, promos, held); err != nil {
+	if _, err := e.apply(ctx, tx, promos, held); err != nil {
 		t.Fatal(err)
 	}
 
@@ -177,5 +179,55 @@ func checkOffsets(t *testing.T, e *Enricher, want map[int32]int64) {
 	}
 	if !maps.Equal(next, want) {
 		t.Errorf("stored offsets %v, want %v", next, want)
+	}
+}
+
+// Only events that change something are recorded in processed_events: a
+// search that matches no promotion is skipped without a row, a matching
+// one is recorded, and its resend (a later offset) is a duplicate.
+func TestApplyRecordsOnlyEventsThatChangeSomething(t *testing.T) {
+	e, pool := newApplier(t, testenv.Name("enricher"))
+	reg := prometheus.NewRegistry()
+	e.m = newMetrics(reg)
+	ctx := context.Background()
+	now := time.Now()
+	kettle := searchEvent("anon-k", "kettle", now)
+	batch := []kafka.Record{
+		record(t, searchEvent("anon-k", "socks", now), 0, 0),
+		record(t, kettle, 0, 1),
+	}
+	if err := e.HandleBatch(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.HandleBatch(ctx, []kafka.Record{record(t, kettle, 0, 2)}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	rows, err := pool.Query(ctx, `SELECT event_id::text FROM processed_events`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids, []string{kettle.ID}) {
+		t.Errorf("processed_events holds %v, want only the matching search %s", ids, kettle.ID)
+	}
+	checkScores(t, pool, map[[2]string]float64{{"anon-k", "kettle-deal"}: e.cfg.SearchWeight})
+	checkOffsets(t, e, map[int32]int64{0: 3})
+	skipped := map[string]float64{}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "footfall_enricher_events_skipped_total" {
+			for _, m := range f.GetMetric() {
+				skipped[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if want := (map[string]float64{"no_match": 1, "duplicate_event": 1}); !maps.Equal(skipped, want) {
+		t.Errorf("skipped events by reason %v, want %v", skipped, want)
 	}
 }

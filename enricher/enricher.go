@@ -80,8 +80,11 @@ type Deps struct {
 	Pool  *pgxpool.Pool
 	// DeadLetters publishes the records the enricher can never apply.
 	DeadLetters kafka.Publisher
-	Ops         *server.Ops
-	Log         *slog.Logger
+	// Updates publishes each committed batch's changes to the
+	// promotion_updates topic; nil publishes nothing.
+	Updates kafka.Publisher
+	Ops     *server.Ops
+	Log     *slog.Logger
 	// Grace bounds the last write as the enricher stops.
 	Grace time.Duration
 }
@@ -96,9 +99,12 @@ type Enricher struct {
 	store   *store
 	catalog *catalog
 	group   *kafka.Group
-	log     *slog.Logger
-	m       *metrics
-	now     func() time.Time
+	updates kafka.Publisher
+	// updatesTopic is where updates go: PREFIX.promotion_updates.
+	updatesTopic string
+	log          *slog.Logger
+	m            *metrics
+	now          func() time.Time
 }
 
 // New builds an Enricher reading Types.
@@ -110,7 +116,8 @@ func New(cfg Config, d Deps) (*Enricher, error) {
 		cfg:     cfg,
 		store:   &store{pool: d.Pool, group: cfg.Group},
 		catalog: &catalog{pool: d.Pool, ttl: cfg.CatalogRefresh},
-		log:     d.Log, m: newMetrics(d.Ops.Registry()), now: time.Now,
+		updates: d.Updates, updatesTopic: event.PromotionUpdatesTopic(d.Kafka.TopicPrefix),
+		log: d.Log, m: newMetrics(d.Ops.Registry()), now: time.Now,
 	}
 	topics := make([]string, len(Types))
 	for i, t := range Types {
@@ -182,11 +189,19 @@ func (e *Enricher) HandleBatch(ctx context.Context, recs []kafka.Record) error {
 	if err != nil {
 		return err
 	}
-	err = pgx.BeginFunc(ctx, e.store.pool, func(tx pgx.Tx) error { return e.apply(ctx, tx, promos, recs) })
+	var w written
+	err = pgx.BeginFunc(ctx, e.store.pool, func(tx pgx.Tx) (err error) {
+		w, err = e.apply(ctx, tx, promos, recs)
+		return err
+	})
 	if refused(err) {
 		return kafka.Permanent(err)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	e.publishUpdates(ctx, w)
+	return nil
 }
 
 // refused reports an error PostgreSQL raised over the values it was given
@@ -196,14 +211,14 @@ func refused(err error) bool {
 	return errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22")
 }
 
-func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]promotion, recs []kafka.Record) error {
+func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]promotion, recs []kafka.Record) (written, error) {
 	parts := batchPartitions(recs)
 	if len(parts) == 0 {
-		return nil
+		return written{}, nil
 	}
 	stored, err := e.store.lockOffsets(ctx, tx, parts)
 	if err != nil {
-		return err
+		return written{}, err
 	}
 	next := map[partitionKey]int64{}
 	var events []*event.Event
@@ -216,35 +231,32 @@ func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]pro
 		next[k] = max(next[k], r.Offset+1)
 		var ev event.Event
 		if err := event.DecodeRecord(r.Value, &ev); err != nil {
-			return &kafka.RecordError{Index: i, Err: fmt.Errorf("not an event: %w", err)}
+			return written{}, &kafka.RecordError{Index: i, Err: fmt.Errorf("not an event: %w", err)}
 		}
 		if ev.ID == "" || ev.SiteID == "" {
-			return &kafka.RecordError{Index: i, Err: errors.New("event without id or site_id")}
+			return written{}, &kafka.RecordError{Index: i, Err: errors.New("event without id or site_id")}
 		}
 		events = append(events, &ev)
 	}
 	if len(next) == 0 {
-		return nil
+		return written{}, nil
 	}
 
-	scores, links, users, seen := map[scoreKey]*score{}, map[link]bool{}, map[knownUser]bool{}, make([]seenEvent, 0, len(events))
-	for _, ev := range events {
-		seen = append(seen, seenKey(ev))
+	// What each event would change is known before processed_events is
+	// asked: an event that changes nothing (a crawler's, one about nobody
+	// the enricher can trust, a search or click that matches no promotion
+	// from a visitor with no vouched-for user id) is not recorded there.
+	// Applied again it changes nothing again, so it needs no dedup: a
+	// quarter of the benchmark's events cost no processed_events row. A
+	// resend that matches a promotion added since its first copy was
+	// skipped scores once, like any first copy.
+	type pending struct {
+		ev      *event.Event
+		in      interest
+		vouched bool
 	}
-	fresh := map[seenEvent]bool{}
-	if len(seen) > 0 {
-		if fresh, err = e.store.firstSeen(ctx, tx, seen); err != nil {
-			return err
-		}
-	}
-	applied := 0
+	todo, seen := make([]pending, 0, len(events)), make([]seenEvent, 0, len(events))
 	for _, ev := range events {
-		k := seenKey(ev)
-		if !fresh[k] {
-			e.m.skipped.WithLabelValues("duplicate_event").Inc()
-			continue
-		}
-		delete(fresh, k) // a second copy in this batch is a duplicate too
 		if ev.Bot {
 			// A crawler's searches and clicks are nobody's interests.
 			e.m.skipped.WithLabelValues("bot").Inc()
@@ -256,25 +268,52 @@ func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]pro
 			e.m.skipped.WithLabelValues("unverified_user").Inc()
 			continue
 		}
-		applied++
 		// Only a user id the collector vouched for (a server key, a
 		// checked identify) is linked to the device, or anyone could
 		// merge their device into another shopper's promotions.
-		if ev.UserVerified && ev.UserID != "" {
+		p := pending{ev: ev, in: e.interest(promos[ev.SiteID], ev), vouched: ev.UserVerified && ev.UserID != ""}
+		if len(p.in.matched) == 0 && !p.vouched {
+			e.m.skipped.WithLabelValues("no_match").Inc()
+			continue
+		}
+		todo, seen = append(todo, p), append(seen, seenKey(ev))
+	}
+	fresh := map[seenEvent]bool{}
+	if len(seen) > 0 {
+		if fresh, err = e.store.firstSeen(ctx, tx, seen); err != nil {
+			return written{}, err
+		}
+	}
+	scores, links, users := map[scoreKey]*score{}, map[link]bool{}, map[knownUser]bool{}
+	applied := 0
+	for _, p := range todo {
+		ev := p.ev
+		k := seenKey(ev)
+		if !fresh[k] {
+			e.m.skipped.WithLabelValues("duplicate_event").Inc()
+			continue
+		}
+		delete(fresh, k) // a second copy in this batch is a duplicate too
+		applied++
+		if p.vouched {
 			users[knownUser{ev.SiteID, ev.UserID}] = true
 			if ev.AnonymousID != "" {
 				links[link{ev.SiteID, ev.AnonymousID, ev.UserID}] = true
 			}
 		}
-		e.score(scores, promos[ev.SiteID], ev)
+		p.in.addTo(scores, ev)
 	}
-	n, err := e.store.write(ctx, tx, changes{scores: scores, links: links, users: users, next: next}, e.cfg.ScoreTTL)
+	w, err := e.store.write(ctx, tx, changes{scores: scores, links: links, users: users, next: next}, e.cfg.ScoreTTL)
 	if err != nil {
-		return err
+		return written{}, err
+	}
+	n := 0
+	for _, rows := range w.scores {
+		n += len(rows)
 	}
 	e.m.scored.Add(float64(n))
 	e.m.applied.Add(float64(applied))
-	return nil
+	return w, nil
 }
 
 // batchPartitions returns each partition recs come from, once.
@@ -294,28 +333,38 @@ func batchPartitions(recs []kafka.Record) []partitionKey {
 // lower case, whatever case the sender used.
 func seenKey(ev *event.Event) seenEvent { return seenEvent{ev.SiteID, strings.ToLower(ev.ID)} }
 
-// score adds what one event says about its visitor's interests.
-func (e *Enricher) score(scores map[scoreKey]*score, promos []promotion, ev *event.Event) {
-	var matched []promotion
-	var weight float64
-	var reason string
+// interest is what one event says about its visitor: the promotions it
+// matched, the points each gets, and why.
+type interest struct {
+	matched []promotion
+	weight  float64
+	reason  string
+}
+
+// interest matches ev against its site's promotions.
+func (e *Enricher) interest(promos []promotion, ev *event.Event) interest {
 	switch {
 	case ev.Type == event.Search && ev.Search != nil:
-		matched, weight, reason = matchSearch(promos, ev.Search.Keyword), e.cfg.SearchWeight, "search:"+strings.Join(strings.Fields(strings.ToLower(ev.Search.Keyword)), " ")
+		return interest{matchSearch(promos, ev.Search.Keyword), e.cfg.SearchWeight, "search:" + strings.Join(strings.Fields(strings.ToLower(ev.Search.Keyword)), " ")}
 	case ev.Type == event.Click && ev.Click != nil && ev.Click.Href != "":
-		matched, weight, reason = matchClick(promos, ev.Click.Href), e.cfg.ClickWeight, "click:"+ev.Click.Href
+		return interest{matchClick(promos, ev.Click.Href), e.cfg.ClickWeight, "click:" + ev.Click.Href}
 	}
+	return interest{}
+}
+
+// addTo adds in to ev's visitor's scores.
+func (in interest) addTo(scores map[scoreKey]*score, ev *event.Event) {
 	at := time.UnixMilli(ev.ReceivedAt)
-	for _, p := range matched {
+	for _, p := range in.matched {
 		k := scoreKey{ev.SiteID, ev.UserKey(), p.ID}
 		s := scores[k]
 		if s == nil {
 			s = &score{}
 			scores[k] = s
 		}
-		s.points += weight
+		s.points += in.weight
 		if !at.Before(s.last) {
-			s.reason, s.last = reason, at
+			s.reason, s.last = in.reason, at
 		}
 	}
 }
@@ -324,6 +373,9 @@ type metrics struct {
 	applied prometheus.Counter
 	scored  prometheus.Counter
 	skipped *prometheus.CounterVec
+	// updates and updatesFailed count promotion_updates records.
+	updates       prometheus.Counter
+	updatesFailed prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -338,6 +390,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "footfall_enricher_events_skipped_total", Help: "Messages not applied, by reason.",
 		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.applied, m.scored, m.skipped)
+	m.updates = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "footfall_enricher_updates_published_total", Help: "promotion_updates records published after their batch committed.",
+	})
+	m.updatesFailed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "footfall_enricher_updates_failed_total", Help: "promotion_updates records not published; readers catch up from PostgreSQL.",
+	})
+	reg.MustRegister(m.applied, m.scored, m.skipped, m.updates, m.updatesFailed)
 	return m
 }

@@ -25,7 +25,7 @@ func Module() app.Module {
 				if err != nil {
 					return nil, err
 				}
-				return New(cfg, Deps{Kafka: d.Kafka, Pool: pool, DeadLetters: pub, Ops: d.Ops, Log: d.Log, Grace: d.Grace})
+				return New(cfg, Deps{Kafka: d.Kafka, Pool: pool, DeadLetters: pub, Updates: pub, Ops: d.Ops, Log: d.Log, Grace: d.Grace})
 			}
 		},
 	}

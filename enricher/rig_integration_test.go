@@ -81,7 +81,7 @@ func (r *rig) startEnricher(cfg enricher.Config) (stop func()) {
 func (r *rig) startEnricherWith(cfg enricher.Config, ops *server.Ops) (stop func()) {
 	r.t.Helper()
 	e, err := enricher.New(cfg, enricher.Deps{
-		Kafka: r.kc, Pool: r.pool, DeadLetters: r.producer, Ops: ops,
+		Kafka: r.kc, Pool: r.pool, DeadLetters: r.producer, Updates: r.producer, Ops: ops,
 		Log: testenv.Log(r.t).With("component", "enricher"), Grace: 10 * time.Second,
 	})
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -113,15 +112,24 @@ func (s *store) lockOffsets(ctx context.Context, tx pgx.Tx, parts []partitionKey
 }
 
 // firstSeen records events in processed_events and returns those that were
-// not there yet.
+// not there yet. The ids go in key order, as the upserts' rows do: two
+// members inserting the same ids (copies of events on partitions of both)
+// insert them in one order and cannot deadlock on the primary key.
 func (s *store) firstSeen(ctx context.Context, tx pgx.Tx, events []seenEvent) (map[seenEvent]bool, error) {
+	slices.SortFunc(events, func(a, b seenEvent) int {
+		return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.id, b.id))
+	})
+	// The ids go as text and PostgreSQL casts each: pgx sends a []string
+	// it is told is a uuid[] as text only after failing to encode it as
+	// binary, an error built per batch. An id that is no UUID is refused
+	// all the same (SQLSTATE 22P02).
 	sites, ids := make([]string, len(events)), make([]string, len(events))
 	for i, e := range events {
 		sites[i], ids[i] = e.site, e.id
 	}
 	rows, err := tx.Query(ctx, `
 		INSERT INTO processed_events (site_id, event_id)
-		SELECT * FROM unnest($1::text[], $2::uuid[])
+		SELECT site_id, event_id::uuid FROM unnest($1::text[], $2::text[]) AS e(site_id, event_id)
 		ON CONFLICT DO NOTHING
 		RETURNING site_id, event_id::text`, sites, ids)
 	if err != nil {
@@ -149,10 +157,18 @@ func sortedKeys[K comparable, V any](m map[K]V, compare func(a, b K) int) []K {
 
 // upsertScores adds a batch's score changes to user_promotions. Rows for
 // promotions deleted since the catalog was loaded are dropped by the join
-// rather than failing the batch on the foreign key.
+// rather than failing the batch on the foreign key. It returns each row as
+// it now is, for the batch's promotion updates.
+//
+// updated_at is the row's version for the readers of those updates: taken
+// by clock_timestamp() once the row is locked, and at least a microsecond
+// past the last one, it grows with every write of the row in the order the
+// writes commit (now(), the transaction's start, would not: a transaction
+// that waited for another's lock on the row started before it). Not
+// indexed, so a raise stays a HOT update (0003).
 const upsertScores = `
-	INSERT INTO user_promotions (site_id, user_key, promotion_id, score, reason, last_event_at, expires_at)
-	SELECT u.site_id, u.user_key, u.promotion_id, u.score, u.reason, u.last_event_at, u.expires_at
+	INSERT INTO user_promotions (site_id, user_key, promotion_id, score, reason, last_event_at, expires_at, updated_at)
+	SELECT u.site_id, u.user_key, u.promotion_id, u.score, u.reason, u.last_event_at, u.expires_at, clock_timestamp()
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::timestamptz[], $7::timestamptz[])
 	  AS u(site_id, user_key, promotion_id, score, reason, last_event_at, expires_at)
 	JOIN promotions p ON p.site_id = u.site_id AND p.id = u.promotion_id
@@ -161,7 +177,8 @@ const upsertScores = `
 	  reason = EXCLUDED.reason,
 	  last_event_at = GREATEST(user_promotions.last_event_at, EXCLUDED.last_event_at),
 	  expires_at = GREATEST(user_promotions.expires_at, EXCLUDED.expires_at),
-	  updated_at = now()`
+	  updated_at = GREATEST(clock_timestamp(), user_promotions.updated_at + interval '1 microsecond')
+	RETURNING site_id, user_key, promotion_id, score, reason, last_event_at, expires_at, updated_at`
 
 // scoresArgs are upsertScores' arguments.
 func scoresArgs(scores map[scoreKey]*score, ttl time.Duration) []any {
@@ -184,7 +201,8 @@ func scoresArgs(scores map[scoreKey]*score, ttl time.Duration) []any {
 const insertLinks = `
 	INSERT INTO identities (site_id, anonymous_id, user_id)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
-	ON CONFLICT DO NOTHING`
+	ON CONFLICT DO NOTHING
+	RETURNING site_id, anonymous_id, user_id`
 
 // linksArgs are insertLinks' arguments.
 func linksArgs(links map[link]bool) []any {
@@ -205,7 +223,8 @@ func linksArgs(links map[link]bool) []any {
 const insertKnownUsers = `
 	INSERT INTO known_users (site_id, user_id)
 	SELECT * FROM unnest($1::text[], $2::text[])
-	ON CONFLICT DO NOTHING`
+	ON CONFLICT DO NOTHING
+	RETURNING site_id, user_id`
 
 // knownUsersArgs are insertKnownUsers' arguments.
 func knownUsersArgs(users map[knownUser]bool) []any {
@@ -251,45 +270,67 @@ type changes struct {
 }
 
 // write sends a batch's changes and its offsets in one round trip, and
-// returns how many user_promotions rows it inserted or raised.
-func (s *store) write(ctx context.Context, tx pgx.Tx, c changes, ttl time.Duration) (scored int64, err error) {
+// returns what it wrote: the user_promotions rows it inserted or raised
+// and the links and known users it stored for the first time.
+func (s *store) write(ctx context.Context, tx pgx.Tx, c changes, ttl time.Duration) (written, error) {
 	type step struct {
 		what string
-		tag  *pgconn.CommandTag
+		read func(pgx.Rows) error // nil: a statement without rows
 	}
+	w := written{scores: map[visitor][]ScoreChange{}}
 	var b pgx.Batch
 	var steps []step
-	var scoresTag pgconn.CommandTag
 	if len(c.scores) > 0 {
 		b.Queue(upsertScores, scoresArgs(c.scores, ttl)...)
-		steps = append(steps, step{"upsert user_promotions", &scoresTag})
+		steps = append(steps, step{"upsert user_promotions", func(rows pgx.Rows) error {
+			var v visitor
+			var sc ScoreChange
+			_, err := pgx.ForEachRow(rows, []any{&v.site, &v.user, &sc.Promotion, &sc.Score, &sc.Reason, &sc.LastEventAt, &sc.ExpiresAt, &sc.UpdatedAt}, func() error {
+				w.scores[v] = append(w.scores[v], sc)
+				return nil
+			})
+			return err
+		}})
 	}
 	if len(c.links) > 0 {
 		b.Queue(insertLinks, linksArgs(c.links)...)
-		steps = append(steps, step{"insert identities", nil})
+		steps = append(steps, step{"insert identities", func(rows pgx.Rows) error {
+			var l link
+			_, err := pgx.ForEachRow(rows, []any{&l.site, &l.anonymousID, &l.userID}, func() error { w.links = append(w.links, l); return nil })
+			return err
+		}})
 	}
 	if len(c.users) > 0 {
 		b.Queue(insertKnownUsers, knownUsersArgs(c.users)...)
-		steps = append(steps, step{"insert known_users", nil})
+		steps = append(steps, step{"insert known_users", func(rows pgx.Rows) error {
+			var u knownUser
+			_, err := pgx.ForEachRow(rows, []any{&u.site, &u.userID}, func() error { w.users = append(w.users, u); return nil })
+			return err
+		}})
 	}
 	b.Queue(upsertOffsets, s.offsetsArgs(c.next)...)
 	steps = append(steps, step{"save consumer_offsets", nil})
 
 	results := tx.SendBatch(ctx, &b)
 	for _, st := range steps {
-		tag, err := results.Exec()
+		var err error
+		if st.read == nil {
+			_, err = results.Exec()
+		} else {
+			var rows pgx.Rows
+			if rows, err = results.Query(); err == nil {
+				err = st.read(rows)
+			}
+		}
 		if err != nil {
 			_ = results.Close() // the statement's error is the one to report
-			return 0, fmt.Errorf("%s: %w", st.what, err)
-		}
-		if st.tag != nil {
-			*st.tag = tag
+			return written{}, fmt.Errorf("%s: %w", st.what, err)
 		}
 	}
 	if err := results.Close(); err != nil {
-		return 0, fmt.Errorf("write batch: %w", err)
+		return written{}, fmt.Errorf("write batch: %w", err)
 	}
-	return scoresTag.RowsAffected(), nil
+	return w, nil
 }
 
 // pruneProcessed forgets event ids older than keep: a resend arrives within

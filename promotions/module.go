@@ -10,9 +10,9 @@ import (
 func Module() app.Module {
 	return app.Module{
 		Name:    "promotions",
-		Summary: "HTTP API: GET /v1/promotions?site=&user=[&user_hash=]",
+		Summary: "HTTP API: GET /v1/promotions?site=&user=[&user_hash=], live: /v1/promotions/stream (SSE), /v1/promotions/ws",
 		Port:    8081,
-		Needs:   []app.Need{app.Postgres},
+		Needs:   []app.Need{app.Kafka, app.Postgres},
 		Setup: func(fs *flag.FlagSet) app.Builder {
 			cfg := DefaultConfig()
 			cfg.RegisterFlags(fs)
@@ -21,7 +21,7 @@ func Module() app.Module {
 				if err != nil {
 					return nil, err
 				}
-				return New(cfg, pool, d.Ops, d.Log)
+				return NewLive(cfg, Deps{Pool: pool, Kafka: d.Kafka, Ops: d.Ops, Log: d.Log})
 			}
 		},
 	}

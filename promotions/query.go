@@ -3,6 +3,7 @@ package promotions
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -40,7 +41,11 @@ WHERE p.site_id = $1
 ORDER BY pe.score DESC NULLS LAST, pe.last DESC, p.priority DESC, p.id
 LIMIT $3`
 
+// top answers from the view of a live API, else from PostgreSQL.
 func (a *API) top(ctx context.Context, site, user string, limit int) ([]Promotion, error) {
+	if a.view != nil {
+		return a.view.top(site, user, limit, time.Now())
+	}
 	rows, err := a.pool.Query(ctx, topQuery, site, user, limit)
 	if err != nil {
 		return nil, fmt.Errorf("query promotions: %w", err)
@@ -60,6 +65,9 @@ func (a *API) top(ctx context.Context, site, user string, limit int) ([]Promotio
 // knownUser tells whether user is a user id the enricher holds state for
 // on site, rather than an anonymous id.
 func (a *API) knownUser(ctx context.Context, site, user string) (bool, error) {
+	if a.view != nil {
+		return a.view.knownUser(site, user)
+	}
 	var known bool
 	err := a.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM known_users WHERE site_id = $1 AND user_id = $2)`, site, user).Scan(&known)
 	if err != nil {
