@@ -5,7 +5,7 @@ LOCAL := deploy/local
 # Connection settings of the local services, for the Go tests and the e2e test.
 ENV := eval "$$($(LOCAL)/env.sh)"
 
-.PHONY: up down status test vet unit integration go-test sdk-test e2e chdb tools services pipeline build bench selftest bench-dashboard dashboard-test
+.PHONY: up down status test vet unit integration go-test sdk-test e2e chdb tools services pipeline build bench bench-smoke selftest bench-dashboard dashboard-test
 
 ## up: start Kafka, PostgreSQL, ClickHouse and Footfall (every service, the dashboard and the demo shop)
 up: services pipeline
@@ -30,7 +30,7 @@ build:
 	go build -o bin/footfall ./cmd/footfall
 
 ## test: every test, against the real services (starts them; leaves them running)
-test: vet tools services selftest go-test chdb sdk-test pipeline e2e dashboard-test
+test: vet tools services selftest go-test chdb sdk-test bench-smoke pipeline e2e dashboard-test
 	@echo "make test: all passed"
 
 tools:
@@ -68,9 +68,14 @@ e2e: tools pipeline
 dashboard-test: tools pipeline
 	$(ENV) && source <($(LOCAL)/footfall.sh env) && cd dashboard/web && npm run -s check-dist && npm test
 
-## bench: Go benchmarks (ratios against the baseline in the same run; see docs/benchmarks.md)
-bench:
-	set -o pipefail; go test -run '^$$' -bench . -benchmem -count 3 ./... | go run ./cmd/benchratio
+## bench: the stage table (cmd/benchload: each stage of the pipeline against its ceiling, on the real services), then every Go benchmark against its baseline (see docs/benchmarks.md)
+bench: services build
+	$(ENV) && go run ./cmd/benchload --footfall bin/footfall
+	$(ENV) && set -o pipefail; FOOTFALL_INTEGRATION=1 go test -run '^$$' -bench . -benchmem -count 3 -timeout 30m ./... | go run ./cmd/benchratio
+
+## bench-smoke: a ten-second run of the stage harness that checks it works and prints its table (make test, CI); no figure is judged
+bench-smoke: services build
+	$(ENV) && go run ./cmd/benchload --footfall bin/footfall --smoke
 
 ## bench-dashboard: Stats API p50/p95 on 10M generated events (database footfall_bench) against raw-events SQL, and the page's ready time in Chromium (see docs/benchmarks.md)
 bench-dashboard: services build

@@ -20,6 +20,13 @@ type Config struct {
 	Version           string
 	Partitions        int
 	ReplicationFactor int
+	Compression       string // of produced record batches: a key of compressions
+}
+
+// compressions are the codecs a producer may use, by flag value.
+var compressions = map[string]sarama.CompressionCodec{
+	"none": sarama.CompressionNone, "gzip": sarama.CompressionGZIP, "snappy": sarama.CompressionSnappy,
+	"lz4": sarama.CompressionLZ4, "zstd": sarama.CompressionZSTD,
 }
 
 // DefaultConfig matches the local services of deploy/local.
@@ -30,6 +37,7 @@ func DefaultConfig() Config {
 		Version:           "4.0.0",
 		Partitions:        3,
 		ReplicationFactor: 1,
+		Compression:       "snappy",
 	}
 }
 
@@ -40,6 +48,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Version, "kafka-version", c.Version, "lowest Kafka protocol version the brokers speak")
 	fs.IntVar(&c.Partitions, "kafka-partitions", c.Partitions, "partitions per topic, used when migrate creates topics")
 	fs.IntVar(&c.ReplicationFactor, "kafka-replication-factor", c.ReplicationFactor, "replicas per topic, used when migrate creates topics")
+	fs.StringVar(&c.Compression, "kafka-compression", c.Compression, "compression of the record batches a service produces: none, gzip, snappy, lz4 or zstd")
 }
 
 // Validate reports the first setting that cannot work.
@@ -53,6 +62,9 @@ func (c Config) Validate() error {
 		return config.Invalid("kafka-partitions", c.Partitions, "at least 1")
 	case c.ReplicationFactor < 1:
 		return config.Invalid("kafka-replication-factor", c.ReplicationFactor, "at least 1")
+	}
+	if _, ok := compressions[c.Compression]; !ok {
+		return config.Invalid("kafka-compression", c.Compression, "none, gzip, snappy, lz4 or zstd")
 	}
 	if _, err := sarama.ParseKafkaVersion(c.Version); err != nil {
 		return config.Invalid("kafka-version", c.Version, "a Kafka version such as 4.0.0")

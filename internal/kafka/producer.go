@@ -36,6 +36,22 @@ var _ Publisher = (*Producer)(nil)
 // NewProducer returns a producer that connects to c's brokers in the
 // background. It fails only for a configuration that cannot work.
 func NewProducer(c Config, clientID string, log *slog.Logger) (*Producer, error) {
+	sc, err := c.producerConfig(clientID)
+	if err != nil {
+		return nil, err
+	}
+	p := &Producer{
+		sc: sc, brokers: c.Brokers, log: log,
+		err:  ErrNotConnected,
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	go p.connect()
+	return p, nil
+}
+
+// producerConfig is how every Footfall producer publishes: idempotent,
+// acks from every in-sync replica, keyed partitioning, c's compression.
+func (c Config) producerConfig(clientID string) (*sarama.Config, error) {
 	sc, err := c.sarama(clientID)
 	if err != nil {
 		return nil, err
@@ -47,16 +63,10 @@ func NewProducer(c Config, clientID string, log *slog.Logger) (*Producer, error)
 	sc.Producer.Retry.Backoff = 200 * time.Millisecond
 	sc.Producer.Return.Successes = true
 	sc.Producer.Return.Errors = true
-	sc.Producer.Compression = sarama.CompressionSnappy
+	sc.Producer.Compression = compressions[c.Compression]
 	sc.Producer.Partitioner = sarama.NewHashPartitioner // by key: one visitor, one partition
 	sc.Producer.MaxMessageBytes = 1 << 20
-	p := &Producer{
-		sc: sc, brokers: c.Brokers, log: log,
-		err:  ErrNotConnected,
-		stop: make(chan struct{}), done: make(chan struct{}),
-	}
-	go p.connect()
-	return p, nil
+	return sc, nil
 }
 
 // connect dials until a broker answers or Close is called.
