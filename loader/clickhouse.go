@@ -11,6 +11,7 @@ import (
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/footfall/footfall/internal/clickhouse"
@@ -38,7 +39,7 @@ func NewClickHouse(client *clickhouse.Client) *ClickHouse {
 }
 
 // Write inserts the events that the table does not hold yet, as one block,
-// then brings their visits up to date. Asking first keeps every id in
+// and brings their visits up to date. Asking first keeps every id in
 // events once, whatever resends, redeliveries and replays bring, so the
 // materialized views over it count each event once.
 //
@@ -56,55 +57,83 @@ func (c *ClickHouse) Write(ctx context.Context, events []*event.Event) error {
 	if err != nil {
 		return err
 	}
-	// Most batches hold no event already stored: their columns are built
-	// while ClickHouse looks the ids up. The visits' stored rows are read
-	// meanwhile too: the events insert does not change them.
-	built := make(chan *eventColumns, 1)
+	// Most batches hold no event already stored: the insert of the whole
+	// batch is prepared (columns built and handed to the driver) while
+	// ClickHouse looks the ids up, and sent if it found none. The visits'
+	// stored rows and what the events table holds of their events are
+	// read meanwhile too; the latter before the insert, which would add
+	// the batch to it.
+	whole := make(chan result[*insert], 1)
 	go func() {
 		cols := newEventColumns(len(events))
 		for _, e := range events {
 			cols.add(e)
 		}
-		built <- cols
+		in, err := c.prepare(ctx, conn, cols)
+		whole <- result[*insert]{in, err}
 	}()
-	visits := c.visits.touched(events)
-	type storedVisits struct {
-		visits map[visitKey]visit
-		err    error
-	}
-	old := make(chan storedVisits, 1)
+	touched := c.visits.touched(events)
+	old := make(chan result[map[visitKey]visit], 1)
 	go func() {
-		v, err := visits.stored(ctx, conn)
-		old <- storedVisits{v, err}
+		v, err := touched.stored(ctx, conn)
+		old <- result[map[visitKey]visit]{v, err}
 	}()
-	err = c.insertFresh(ctx, conn, events, built)
-	stored := <-old
-	if err != nil {
+	before := make(chan result[map[visitKey]tally], 1)
+	go func() {
+		t, err := touched.tallies(ctx, conn)
+		before <- result[map[visitKey]tally]{t, err}
+	}()
+	fresh, err := unseen(ctx, conn, events)
+	tallied, stored := <-before, <-old
+	if err := errors.Join(err, tallied.err, stored.err); err != nil {
+		(<-whole).v.abort()
 		return err
 	}
-	if stored.err != nil {
-		return stored.err
+	// The visits are written while the events go in: their new rows are
+	// the stored events folded with the fresh ones, which is what the
+	// table will hold. Should the insert fail after the visits went in,
+	// they are put back: a retry would find the same rows written, but a
+	// batch split to find a refused row might never touch a visit again.
+	fold(tallied.v, events, fresh)
+	changed := changes(stored.v, tallied.v)
+	wrote := make(chan error, 1)
+	go func() { wrote <- writeVisits(ctx, conn, changed.rows()) }()
+	err = c.insertFresh(ctx, conn, events, fresh, <-whole)
+	if werr := <-wrote; werr != nil || err == nil {
+		return errors.Join(err, werr)
 	}
-	return visits.write(ctx, conn, stored.visits)
+	if undo := writeVisits(ctx, conn, changed.undo()); undo != nil {
+		return errors.Join(err, fmt.Errorf("take back the visits of a batch not inserted: %w", undo))
+	}
+	return err
 }
 
-// insertFresh inserts the events the table does not hold yet; built
-// brings the columns of all of them.
-func (c *ClickHouse) insertFresh(ctx context.Context, conn driver.Conn, events []*event.Event, built <-chan *eventColumns) error {
-	fresh, err := unseen(ctx, conn, events)
-	cols := <-built
-	if err != nil {
-		return err
+// insertFresh inserts events[i] for each i of fresh; whole is the insert
+// of all events, prepared while fresh was not known.
+func (c *ClickHouse) insertFresh(ctx context.Context, conn driver.Conn, events []*event.Event, fresh []int, whole result[*insert]) error {
+	if whole.err != nil {
+		return whole.err
 	}
-	if len(fresh) < len(events) {
-		cols = columnsOf(events, fresh)
+	if len(fresh) == len(events) {
+		return whole.v.send()
 	}
-	return c.insertColumns(ctx, conn, cols)
+	whole.v.abort()
+	return c.insertEvents(ctx, conn, events, fresh)
+}
+
+// result is what a query run in a goroutine brings back.
+type result[V any] struct {
+	v   V
+	err error
 }
 
 // insertEvents inserts events[i] for each i of fresh.
 func (c *ClickHouse) insertEvents(ctx context.Context, conn driver.Conn, events []*event.Event, fresh []int) error {
-	return c.insertColumns(ctx, conn, columnsOf(events, fresh))
+	in, err := c.prepare(ctx, conn, columnsOf(events, fresh))
+	if err != nil {
+		return err
+	}
+	return in.send()
 }
 
 func columnsOf(events []*event.Event, fresh []int) *eventColumns {
@@ -115,24 +144,39 @@ func columnsOf(events []*event.Event, fresh []int) *eventColumns {
 	return cols
 }
 
-// insertColumns sends cols as one block. The driver cannot refuse a
-// value of these columns that fits let through; should it refuse one all
-// the same, the error is permanent and the group splits the batch to find
-// the row.
-func (c *ClickHouse) insertColumns(ctx context.Context, conn driver.Conn, cols *eventColumns) error {
+// insert is a block of rows for events, handed to the driver and not
+// sent yet; nil when there are no rows.
+type insert struct {
+	b    driver.Batch
+	rows int
+}
+
+// prepare hands cols to the driver as the block of an insert into
+// events. The driver cannot refuse a value of these columns that fits
+// let through; should it refuse one all the same, the error is permanent
+// and the group splits the batch to find the row.
+func (c *ClickHouse) prepare(ctx context.Context, conn driver.Conn, cols *eventColumns) (*insert, error) {
 	if cols.len() == 0 {
-		return nil
+		return nil, nil
 	}
 	b, err := conn.PrepareBatch(ctx, c.insert)
 	if err != nil {
-		return fmt.Errorf("prepare insert into events: %w", err)
+		return nil, fmt.Errorf("prepare insert into events: %w", err)
 	}
 	if err := cols.appendTo(b); err != nil {
 		_ = b.Abort()
-		return kafka.Permanent(fmt.Errorf("append %d rows to the insert into events: %w", cols.len(), err))
+		return nil, kafka.Permanent(fmt.Errorf("append %d rows to the insert into events: %w", cols.len(), err))
 	}
-	if err := b.Send(); err != nil {
-		err = fmt.Errorf("insert %d rows into events: %w", cols.len(), err)
+	return &insert{b, cols.len()}, nil
+}
+
+// send inserts the block.
+func (in *insert) send() error {
+	if in == nil {
+		return nil
+	}
+	if err := in.b.Send(); err != nil {
+		err = fmt.Errorf("insert %d rows into events: %w", in.rows, err)
 		if refused(err) {
 			return kafka.Permanent(err)
 		}
@@ -141,15 +185,19 @@ func (c *ClickHouse) insertColumns(ctx context.Context, conn driver.Conn, cols *
 	return nil
 }
 
-// idChunk bounds the ids of one query: ClickHouse's default max_query_size
-// is 256 KiB, and a quoted id takes 39 bytes.
-const idChunk = 2000
+// abort gives up an insert not sent, freeing its connection.
+func (in *insert) abort() {
+	if in != nil {
+		_ = in.b.Abort()
+	}
+}
 
 // unseen returns the indexes of events whose id the events table does not
 // hold yet. The query names the site, the types and the time span, so
-// ClickHouse reads only the granules that could hold them. Chunks go one
-// after the other: one query already keeps the server's cores busy (two
-// at once took longer here).
+// ClickHouse reads only the granules that could hold them; the ids go
+// along as an external table, one query a site whatever their number
+// (as literals in the query text, 2,000 at a time to stay under
+// max_query_size, the lookup took three times as long).
 func unseen(ctx context.Context, conn driver.Conn, events []*event.Event) ([]int, error) {
 	bySite := map[string][]int{}
 	for i, e := range events {
@@ -157,16 +205,12 @@ func unseen(ctx context.Context, conn driver.Conn, events []*event.Event) ([]int
 	}
 	seen := map[string]bool{}
 	for site, idx := range bySite {
-		for len(idx) > 0 {
-			n := min(len(idx), idChunk)
-			ids, err := loaded(ctx, conn, site, events, idx[:n])
-			if err != nil {
-				return nil, err
-			}
-			for _, id := range ids {
-				seen[id] = true
-			}
-			idx = idx[n:]
+		ids, err := loaded(ctx, conn, site, events, idx)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			seen[id] = true
 		}
 	}
 	fresh := make([]int, 0, len(events))
@@ -178,20 +222,24 @@ func unseen(ctx context.Context, conn driver.Conn, events []*event.Event) ([]int
 	return fresh, nil
 }
 
-// loaded returns the ids of events[i], i in chunk, all of site, that the
+// loaded returns the ids of events[i], i in idx, all of site, that the
 // events table holds.
-func loaded(ctx context.Context, conn driver.Conn, site string, events []*event.Event, chunk []int) ([]string, error) {
-	ids, types := make([]string, 0, len(chunk)), map[string]bool{}
-	from, to := eventTime(events[chunk[0]]), eventTime(events[chunk[0]])
-	for _, i := range chunk {
+func loaded(ctx context.Context, conn driver.Conn, site string, events []*event.Event, idx []int) ([]string, error) {
+	ids, types := make([]string, 0, len(idx)), map[string]bool{}
+	from, to := eventTime(events[idx[0]]), eventTime(events[idx[0]])
+	for _, i := range idx {
 		e := events[i]
 		ids, types[string(e.Type)] = append(ids, e.ID), true
 		t := eventTime(e)
 		from, to = minTime(from, t), maxTime(to, t)
 	}
+	ctx, err := withStrings(ctx, "batch_ids", ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up loaded ids: %w", err)
+	}
 	rows, err := conn.Query(ctx, `SELECT id FROM events
-		WHERE site_id = ? AND has(?, type) AND time >= ? AND time <= ? AND id IN (SELECT arrayJoin(?))`,
-		site, keys(types), from.Truncate(time.Second), to, ids)
+		WHERE site_id = ? AND has(?, type) AND time >= ? AND time <= ? AND id IN batch_ids`,
+		site, keys(types), from.Truncate(time.Second), to)
 	if err != nil {
 		return nil, fmt.Errorf("look up loaded ids: %w", err)
 	}
@@ -208,6 +256,19 @@ func loaded(ctx context.Context, conn driver.Conn, site string, events []*event.
 		return nil, fmt.Errorf("look up loaded ids: %w", err)
 	}
 	return found, nil
+}
+
+// withStrings sends values along with the query of ctx as the external
+// table name, of one String column, also named name.
+func withStrings(ctx context.Context, name string, values []string) (context.Context, error) {
+	t, err := ext.NewTable(name, ext.Column(name, "String"))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.Block().Columns[0].Append(values); err != nil {
+		return nil, err
+	}
+	return ch.Context(ctx, ch.WithExternalTable(t)), nil
 }
 
 func keys(m map[string]bool) []string {

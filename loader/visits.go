@@ -39,13 +39,18 @@ func (v visit) row(sign int8) []any {
 		v.utmSource, v.utmMedium, v.utmCampaign, v.utmTerm, v.utmContent, v.browser, v.os, v.device}
 }
 
-// visits keeps the sessions table. After each batch it recomputes, from
-// the events table, every visit the batch touched, and where a visit
-// changed it writes the old row with sign -1 and the new one with sign +1
-// (a CollapsingMergeTree folds the pair; the rollup over it nets them
-// out). Because the new row is a function of the events table alone, a
-// batch written twice (a retry, a redelivery after a crash, a replay)
-// writes the same rows, or none: no visit counts twice.
+// visits keeps the sessions table. For every visit a batch touches it
+// reads, before the batch's events are inserted, what the events table
+// already holds of it, folds the batch's fresh events (those the table
+// does not hold) into that, and where the visit changed it writes the old
+// row with sign -1 and the new one with sign +1 (a CollapsingMergeTree
+// folds the pair; the rollup over it nets them out). The new row is
+// therefore a function of the events table and the batch together, which
+// is the table after the insert: a batch written twice (a retry, a
+// redelivery after a crash, a replay) writes the same rows, or none, and
+// a visit whose events went in while its row did not (a loader killed
+// between the two inserts) is put right by the retry. No visit counts
+// twice, and the batch's own events are never read back.
 type visits struct {
 	lookback time.Duration
 }
@@ -65,7 +70,7 @@ func (vs *visits) touched(events []*event.Event) touched {
 	t := touched{sessions: map[string][]string{}, since: map[string]time.Time{}}
 	known := map[visitKey]bool{}
 	for _, e := range events {
-		if e.Bot || e.SessionID == "" {
+		if !inVisit(e) {
 			continue
 		}
 		k := visitKey{e.SiteID, e.SessionID}
@@ -81,31 +86,69 @@ func (vs *visits) touched(events []*event.Event) touched {
 	return t
 }
 
+func inVisit(e *event.Event) bool { return !e.Bot && e.SessionID != "" }
+
 // stored reads the rows the sessions table holds for the touched visits.
 // It does not read the events table, so it may run while the batch's
 // events are inserted.
 func (t touched) stored(ctx context.Context, conn driver.Conn) (map[visitKey]visit, error) {
-	return t.each(ctx, conn, stored)
+	return each(ctx, conn, t, stored)
 }
 
-// write recomputes the touched visits from the events table, which must
-// hold the batch by now, and writes those that differ from old.
-func (t touched) write(ctx context.Context, conn driver.Conn, old map[visitKey]visit) error {
-	now, err := t.each(ctx, conn, recompute)
-	if err != nil {
-		return err
-	}
-	var rows [][]any
-	for k, v := range now {
+// tallies reads what the events table holds of the touched visits. Read
+// before the batch's events are inserted, it is what they fold into.
+func (t touched) tallies(ctx context.Context, conn driver.Conn) (map[visitKey]tally, error) {
+	return each(ctx, conn, t, tallies)
+}
+
+// change is a visit whose row the batch changes.
+type change struct {
+	old, now visit
+	had      bool // whether sessions held old
+}
+
+type changeSet []change
+
+// changes are the visits of now whose rows differ from old's.
+func changes(old map[visitKey]visit, now map[visitKey]tally) changeSet {
+	var out changeSet
+	for k, t := range now {
+		v := t.visit()
 		o, had := old[k]
 		if had && o == v {
 			continue
 		}
-		if had {
-			rows = append(rows, o.row(-1))
-		}
-		rows = append(rows, v.row(1))
+		out = append(out, change{old: o, now: v, had: had})
 	}
+	return out
+}
+
+// rows make the changes: the old row cancelled, the new one added.
+func (cs changeSet) rows() [][]any {
+	rows := make([][]any, 0, 2*len(cs))
+	for _, c := range cs {
+		if c.had {
+			rows = append(rows, c.old.row(-1))
+		}
+		rows = append(rows, c.now.row(1))
+	}
+	return rows
+}
+
+// undo takes the changes back.
+func (cs changeSet) undo() [][]any {
+	rows := make([][]any, 0, 2*len(cs))
+	for _, c := range cs {
+		rows = append(rows, c.now.row(-1))
+		if c.had {
+			rows = append(rows, c.old.row(1))
+		}
+	}
+	return rows
+}
+
+// writeVisits inserts rows into sessions.
+func writeVisits(ctx context.Context, conn driver.Conn, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -125,78 +168,35 @@ func (t touched) write(ctx context.Context, conn driver.Conn, old map[visitKey]v
 	return nil
 }
 
-// each runs query over the touched sessions, idChunk at a time, and
-// gathers the visits it returns.
-func (t touched) each(ctx context.Context, conn driver.Conn,
-	query func(context.Context, driver.Conn, string, []string, time.Time) (map[visitKey]visit, error)) (map[visitKey]visit, error) {
-	out := map[visitKey]visit{}
+// each runs query over the touched sessions, a site at a time, and
+// gathers what it returns. The query finds the site's sessions in the
+// external table batch_sessions.
+func each[V any](ctx context.Context, conn driver.Conn, t touched,
+	query func(context.Context, driver.Conn, string, time.Time) (map[visitKey]V, error)) (map[visitKey]V, error) {
+	out := map[visitKey]V{}
 	for site, sessions := range t.sessions {
-		for len(sessions) > 0 {
-			n := min(len(sessions), idChunk)
-			v, err := query(ctx, conn, site, sessions[:n], t.since[site])
-			if err != nil {
-				return nil, err
-			}
-			maps.Copy(out, v)
-			sessions = sessions[n:]
+		ctx, err := withStrings(ctx, "batch_sessions", sessions)
+		if err != nil {
+			return nil, err
 		}
+		v, err := query(ctx, conn, site, t.since[site])
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, v)
 	}
 	return out, nil
 }
 
 // stored reads the current rows of sessions, as the table holds them.
-func stored(ctx context.Context, conn driver.Conn, site string, sessions []string, since time.Time) (map[visitKey]visit, error) {
+func stored(ctx context.Context, conn driver.Conn, site string, since time.Time) (map[visitKey]visit, error) {
 	rows, err := conn.Query(ctx, `SELECT `+sessionColumns+` FROM sessions FINAL
-		WHERE site_id = ? AND start >= ? AND session_id IN (SELECT arrayJoin(?)) AND sign = 1`,
-		site, since.Truncate(time.Second), sessions)
+		WHERE site_id = ? AND start >= ? AND session_id IN batch_sessions AND sign = 1`,
+		site, since.Truncate(time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("read visits: %w", err)
 	}
 	return scanVisits(rows)
-}
-
-// recompute derives the visits from the events table. The entry and exit
-// pages are the first and last pageviews by client time, then id, so the
-// same events always give the same row.
-func recompute(ctx context.Context, conn driver.Conn, site string, sessions []string, since time.Time) (map[visitKey]visit, error) {
-	rows, err := conn.Query(ctx, `SELECT
-		site_id, session_id, toInt8(1),
-		argMin(if(anonymous_id != '', anonymous_id, user_id), (ts, id)),
-		min(time), max(time), toUInt32(max(time) - min(time)),
-		toUInt32(uniqExactIf(id, type = 'pageview')),
-		toUInt32(uniqExact(id)),
-		toUInt32(uniqExactIf(id, type IN ('click', 'search', 'form_submit', 'custom'))),
-		toUInt8(0),
-		argMinIf(page_path, (ts, id), type = 'pageview'),
-		argMaxIf(page_path, (ts, id), type = 'pageview'),
-		argMin(page_referrer, (ts, id)),
-		argMin(page_url, (ts, id)),
-		'',
-		argMin(utm_source, (ts, id)), argMin(utm_medium, (ts, id)), argMin(utm_campaign, (ts, id)),
-		argMin(utm_term, (ts, id)), argMin(utm_content, (ts, id)),
-		argMin(browser, (ts, id)), argMin(os, (ts, id)), argMin(device, (ts, id))
-		FROM events
-		WHERE site_id = ? AND time >= ? AND session_id IN (SELECT arrayJoin(?)) AND bot = 0
-		GROUP BY site_id, session_id`,
-		site, since.Truncate(time.Second), sessions)
-	if err != nil {
-		return nil, fmt.Errorf("recompute visits: %w", err)
-	}
-	out, err := scanVisits(rows)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range out {
-		// The query put the referrer in referrer and the landing URL in
-		// source: the source and channel come from both.
-		o := classify(v.referrer, v.source, v.utmSource, v.utmMedium)
-		v.referrer, v.source, v.channel = o.referrer, o.source, o.channel
-		if v.pageviews <= 1 && v.interactions == 0 {
-			v.bounce = 1
-		}
-		out[k] = v
-	}
-	return out, nil
 }
 
 func scanVisits(rows driver.Rows) (map[visitKey]visit, error) {
