@@ -3,11 +3,9 @@ package loader
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/footfall/footfall/internal/clickhouse"
@@ -69,33 +67,16 @@ func BenchmarkLoaderSink(b *testing.B) {
 func BenchmarkLoaderSinkBaseline(b *testing.B) {
 	_, conn := testenv.ClickHouse(b)
 	ctx := context.Background()
-	insert := "INSERT INTO events (" + strings.Join(columns, ", ") + ")"
+	c := NewCeiling(conn)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		_, events := benchEvents(b, i)
-		rows := make([][]any, len(events))
-		for j, e := range events {
-			rows[j] = row(e)
-		}
+		rows := Rows(events)
 		b.StartTimer()
-		if err := insertRows(ctx, conn, insert, rows); err != nil {
+		if err := c.Insert(ctx, rows); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "rows/s")
-}
-
-func insertRows(ctx context.Context, conn driver.Conn, insert string, rows [][]any) error {
-	batch, err := conn.PrepareBatch(ctx, insert)
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if err := batch.Append(r...); err != nil {
-			_ = batch.Abort()
-			return err
-		}
-	}
-	return batch.Send()
 }
