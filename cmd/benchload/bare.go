@@ -14,17 +14,20 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// bareGin is the collector's ceiling for one-event requests: a gin
-// handler on the same route that reads the body, discards it and answers
-// as the collector does, in a process of its own (`benchload bare-gin`).
-// Whatever the collector adds (decoding, validation, stamping, Kafka) is
-// the distance between the two.
+// bareGin is the ceiling of the collector's one-event requests and of the
+// promotions lookup, in a process of its own (`benchload bare-gin`): gin
+// handlers on the same routes that read a POST's body and discard it,
+// answering as the collector does, or answer a GET with a fixed lookup
+// answer. Whatever the service adds (decoding, validation, stamping,
+// Kafka; finding the visitor's promotions) is the distance between them.
 func bareGin(args []string) error {
 	fs := flag.NewFlagSet("benchload bare-gin", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:18290", "listen address")
+	answer := fs.String("answer", `{"accepted":1}`, "the JSON GET /v1/promotions answers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	body := []byte(*answer)
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.POST("/v1/batch", func(c *gin.Context) {
@@ -34,6 +37,7 @@ func bareGin(args []string) error {
 		}
 		c.JSON(http.StatusOK, gin.H{"accepted": 1})
 	})
+	r.GET("/v1/promotions", func(c *gin.Context) { c.Data(http.StatusOK, "application/json; charset=utf-8", body) })
 	r.GET("/readyz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 	srv := &http.Server{Addr: *addr, Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -164,7 +164,8 @@ type load struct {
 	conns    int
 	rate     float64 // requests a second; 0: as fast as they are answered
 	duration time.Duration
-	body     func(dst []byte) []byte
+	body     func(dst []byte) []byte // a POST's body
+	get      func() string           // or a GET's URL
 }
 
 // result is what a load run saw.
@@ -222,8 +223,13 @@ func (l load) run(ctx context.Context) result {
 				if limiter != nil && limiter.Wait(ctx) != nil {
 					break
 				}
-				buf = l.body(buf)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, l.url, bytes.NewReader(buf))
+				var req *http.Request
+				if l.get != nil {
+					req, _ = http.NewRequestWithContext(ctx, http.MethodGet, l.get(), nil)
+				} else {
+					buf = l.body(buf)
+					req, _ = http.NewRequestWithContext(ctx, http.MethodPost, l.url, bytes.NewReader(buf))
+				}
 				for k, v := range l.header {
 					req.Header[k] = v
 				}

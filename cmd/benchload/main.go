@@ -12,6 +12,9 @@
 //     insert of the same rows;
 //   - the enricher draining searches and clicks into PostgreSQL, against
 //     a bare pgx batch of the same upserts;
+//   - the promotions lookup over the visitors the enricher scored, against
+//     a bare gin handler answering a fixed answer of the same size, and
+//     its p99 at a fixed 10,000 lookups a second;
 //   - the whole pipeline in one process (`footfall all`): the highest rate
 //     at which the loader's lag stays under 5 s, and the time from a
 //     search's acceptance to its promotion at that rate.
@@ -49,6 +52,7 @@ type options struct {
 	conns      int
 	batchConns int
 	batch      int
+	lookupRate float64
 	rates      []float64
 	soak       time.Duration
 	logDir     string
@@ -62,7 +66,7 @@ type options struct {
 }
 
 // allStages in the order they run.
-var allStages = []string{"collector", "batches", "loader", "enricher", "pipeline"}
+var allStages = []string{"collector", "batches", "loader", "enricher", "promotions", "pipeline"}
 
 const usageText = `Usage: benchload [flags]
        benchload bare-gin --addr HOST:PORT
@@ -112,6 +116,7 @@ func parse(args []string) (options, error) {
 	fs.IntVar(&o.conns, "conns", 256, "connections of the one-event-a-request runs")
 	fs.IntVar(&o.batchConns, "batch-conns", 32, "connections of the batch runs")
 	fs.IntVar(&o.batch, "batch", 50, "events a request in the batch runs")
+	fs.Float64Var(&o.lookupRate, "lookup-rate", 10_000, "lookups a second of the promotions stage's fixed-rate run")
 	fs.DurationVar(&o.soak, "soak", 0, "after the pipeline stage, run the pipeline this long at half its sustained rate and report its RSS over time (0: no soak)")
 	fs.StringVar(&o.logDir, "log-dir", ".data/benchload", "where the services' logs and the run's spool go")
 	fs.IntVar(&o.ports, "port-base", 18280, "first of the ten loopback ports the run's processes listen on")
@@ -136,7 +141,7 @@ func parse(args []string) (options, error) {
 		o.rates = append(o.rates, v)
 	}
 	if o.smoke {
-		o.duration, o.conns, o.batchConns, o.rates = time.Second, 16, 8, []float64{2000}
+		o.duration, o.conns, o.batchConns, o.rates, o.lookupRate = time.Second, 16, 8, []float64{2000}, 1000
 	}
 	for _, v := range []func() error{o.kafka.Validate, o.pg.Validate, o.ch.Validate} {
 		if err := v(); err != nil {

@@ -16,9 +16,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/footfall/footfall/enricher"
+	"github.com/footfall/footfall/internal/clickhouse"
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
 	"github.com/footfall/footfall/internal/postgres"
+	"github.com/footfall/footfall/loader"
 )
 
 // drain is a consumer catching up with a backlog: the rate its committed
@@ -144,8 +146,44 @@ func (b *bench) loaderStage(ctx context.Context) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := p.stop(); err != nil {
+		return nil, err
+	}
+	ceiling, err := b.loaderCeiling(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("direct insert: %w", err)
+	}
 	return []row{{stage: "loader, Kafka → ClickHouse (backlog)", figure: rate, unit: "rows/s", cores: cores(u0, u1), rss: u1.rss,
-		note: fmt.Sprintf("a backlog of %d records", end)}}, p.stop()
+		ceiling: ceiling, against: "direct insert",
+		note: fmt.Sprintf("a backlog of %d records; the ceiling: generated events, rows built beforehand, 10,000 an insert into the same table through clickhouse-go (loader.Ceiling)", end)}}, nil
+}
+
+// loaderCeiling is loader.Ceiling's rows/s over the run's duration, on
+// generated events in batches of the loader's default 10,000, the rows
+// built before the clock runs.
+func (b *bench) loaderCeiling(ctx context.Context) (float64, error) {
+	conn, err := clickhouse.Open(ctx, b.ch, benchDB)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	const batch = 10_000
+	events := generated(5*batch, 6)
+	batches := make([][][]any, 0, len(events)/batch)
+	for i := 0; i+batch <= len(events); i += batch {
+		batches = append(batches, loader.Rows(events[i:i+batch]))
+	}
+	c := loader.NewCeiling(conn)
+	n, took := 0, time.Duration(0)
+	for i := 0; took < b.o.duration; i++ {
+		start := time.Now()
+		if err := c.Insert(ctx, batches[i%len(batches)]); err != nil {
+			return 0, err
+		}
+		took += time.Since(start)
+		n += batch
+	}
+	return float64(n) / took.Seconds(), nil
 }
 
 // enricherStage: the enricher drains the searches and clicks (and the

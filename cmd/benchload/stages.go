@@ -93,6 +93,8 @@ func run(ctx context.Context, o options) ([]row, error) {
 			got, err = b.loaderStage(ctx)
 		case "enricher":
 			got, err = b.enricherStage(ctx)
+		case "promotions":
+			got, err = b.promotionsStage(ctx)
 		case "pipeline":
 			got, err = b.pipelineStage(ctx)
 		}
