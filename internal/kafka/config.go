@@ -37,7 +37,7 @@ func DefaultConfig() Config {
 		Version:           "4.0.0",
 		Partitions:        3,
 		ReplicationFactor: 1,
-		Compression:       "snappy",
+		Compression:       "zstd",
 	}
 }
 
