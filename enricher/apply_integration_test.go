@@ -32,7 +32,7 @@ func newApplier(tb testing.TB, group string) (*Enricher, *pgxpool.Pool) {
 	cfg := DefaultConfig()
 	cfg.Group = group
 	return &Enricher{
-		cfg: cfg, store: &store{pool: pool, group: group},
+		cfg: cfg, store: newStore(pool, group, liveTables),
 		catalog: &catalog{pool: pool, ttl: cfg.CatalogRefresh},
 		log:     testenv.Log(tb), m: newMetrics(prometheus.NewRegistry()), now: time.Now,
 	}, pool
@@ -80,7 +80,7 @@ func userScore(t *testing.T, pool *pgxpool.Pool, visitor, promotion string) floa
 func TestApplyLocksOnlyTheBatchPartitions(t *testing.T) {
 	e, pool := newApplier(t, testenv.Name("enricher"))
 	now := time.Now()
-	w := e.cfg.SearchWeight
+	w := defaultSearchWeight
 
 	applyWhileHeld(t, e, pool,
 		[]kafka.Record{
@@ -213,7 +213,7 @@ func TestApplyRecordsOnlyEventsThatChangeSomething(t *testing.T) {
 	if !slices.Equal(ids, []string{kettle.ID}) {
 		t.Errorf("processed_events holds %v, want only the matching search %s", ids, kettle.ID)
 	}
-	checkScores(t, pool, map[[2]string]float64{{"anon-k", "kettle-deal"}: e.cfg.SearchWeight})
+	checkScores(t, pool, map[[2]string]float64{{"anon-k", "kettle-deal"}: defaultSearchWeight})
 	checkOffsets(t, e, map[int32]int64{0: 3})
 	skipped := map[string]float64{}
 	families, err := reg.Gather()
@@ -231,3 +231,6 @@ func TestApplyRecordsOnlyEventsThatChangeSomething(t *testing.T) {
 		t.Errorf("skipped events by reason %v, want %v", skipped, want)
 	}
 }
+
+// defaultSearchWeight is the default rule set's (migration 0004).
+const defaultSearchWeight = 10.0

@@ -2,6 +2,7 @@ package enricher
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,14 +20,14 @@ import (
 // (BenchmarkEnricherApplyBaseline, cmd/benchload).
 type Ceiling struct {
 	pool    *pgxpool.Pool
-	e       *Enricher // its matching only
+	cfg     Config
 	catalog *catalog
 }
 
 // NewCeiling reads the promotions catalog from pool as an enricher with
 // cfg does.
 func NewCeiling(pool *pgxpool.Pool, cfg Config) *Ceiling {
-	return &Ceiling{pool: pool, e: &Enricher{cfg: cfg}, catalog: &catalog{pool: pool, ttl: cfg.CatalogRefresh}}
+	return &Ceiling{pool: pool, cfg: cfg, catalog: &catalog{pool: pool, ttl: cfg.CatalogRefresh}}
 }
 
 // Apply writes recs' upserts.
@@ -48,12 +49,12 @@ func (c *Ceiling) Apply(ctx context.Context, recs []kafka.Record) error {
 			}
 		}
 		if ev.UserKey() != "" {
-			c.e.interest(promos[ev.SiteID], &ev).addTo(scores, &ev)
+			interestOf(promos.of(ev.SiteID), &ev).addTo(scores, &ev)
 		}
 	}
 	return pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
 		var batch pgx.Batch
-		batch.Queue(upsertScores, scoresArgs(scores, c.e.cfg.ScoreTTL)...)
+		batch.Queue(fmt.Sprintf(upsertScores, liveTables.scores), scoresArgs(scores, c.cfg.ScoreTTL)...)
 		batch.Queue(insertLinks, linksArgs(links)...)
 		batch.Queue(insertKnownUsers, knownUsersArgs(users)...)
 		return tx.SendBatch(ctx, &batch).Close()

@@ -23,7 +23,7 @@ func TestEnricherDeadLettersPoisonEvent(t *testing.T) {
 	r := newRig(t)
 	cfg := config(r.group())
 	cfg.Batch.Age = time.Second // the three records below share a batch
-	w := cfg.SearchWeight
+	w := searchWeight
 	humid := map[string]float64{"humidifier-deal": w, "humidifier-filters": w}
 
 	// The poison comes from anon-a, as the search before it: same key, same

@@ -1,15 +1,18 @@
-// Package enricher turns searches and clicks into per-user promotion scores
-// in PostgreSQL within a fraction of a second. Each batch's scores, the ids
+// Package enricher turns searches, clicks and product views into per-user
+// promotion scores in PostgreSQL within a fraction of a second, under each
+// site's rules (rules.go). Each batch's scores, the ids
 // of the events applied and the Kafka offsets they came from are written in
 // one transaction, so a crash neither loses nor double-counts an event.
 package enricher
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -26,10 +29,11 @@ import (
 
 // Config is the enricher's configuration.
 type Config struct {
-	Group          string
-	Batch          kafka.BatchPolicy
-	SearchWeight   float64
-	ClickWeight    float64
+	Group string
+	Batch kafka.BatchPolicy
+	// Weights, the half-life and the score cap are data, per site, in
+	// rule_sets (migration 0004): the promotions API decays scores by the
+	// same half-life, and a change is versioned and replayable.
 	ScoreTTL       time.Duration
 	CatalogRefresh time.Duration
 	DedupWindow    time.Duration
@@ -40,8 +44,6 @@ func DefaultConfig() Config {
 	return Config{
 		Group:          "footfall-enricher",
 		Batch:          kafka.BatchPolicy{Count: 1000, Bytes: 4 << 20, Age: 50 * time.Millisecond},
-		SearchWeight:   10,
-		ClickWeight:    5,
 		ScoreTTL:       30 * 24 * time.Hour,
 		CatalogRefresh: 10 * time.Second,
 		DedupWindow:    7 * 24 * time.Hour,
@@ -52,9 +54,7 @@ func DefaultConfig() Config {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Group, "enricher-group", c.Group, "enricher consumer group id")
 	c.Batch.RegisterFlags(fs, "enricher")
-	fs.Float64Var(&c.SearchWeight, "enricher-search-weight", c.SearchWeight, "score a matching search adds to a promotion")
-	fs.Float64Var(&c.ClickWeight, "enricher-click-weight", c.ClickWeight, "score a click on a promotion's page adds")
-	fs.DurationVar(&c.ScoreTTL, "enricher-score-ttl", c.ScoreTTL, "how long a user's interest lasts after their last matching event")
+	fs.DurationVar(&c.ScoreTTL, "enricher-score-ttl", c.ScoreTTL, "how long a user's interest lasts after their last matching event; expired rows are deleted hourly (weights, half-life and score cap are per site in the rule_sets table)")
 	fs.DurationVar(&c.CatalogRefresh, "enricher-catalog-refresh", c.CatalogRefresh, "how often the promotions catalog is reloaded")
 	fs.DurationVar(&c.DedupWindow, "enricher-dedup-window", c.DedupWindow, "how long event ids are remembered to drop resends")
 }
@@ -90,13 +90,19 @@ type Deps struct {
 }
 
 // Types are the event types the enricher reads: the ones that say what a
-// visitor is interested in, and identify, which links devices to users.
-var Types = []event.Type{event.Search, event.Click, event.Identify}
+// visitor is interested in (a page view of a product page, through its
+// category), and identify, which links devices to users. Page views are
+// the most numerous; one that matches no product page changes nothing and
+// costs no write.
+var Types = []event.Type{event.Search, event.Click, event.Pageview, event.Identify}
 
 // Enricher is a consumer-group member keeping user_promotions current.
 type Enricher struct {
-	cfg     Config
-	store   *store
+	cfg   Config
+	store *store
+	// replay is set for a replay's enricher (replay.go): it writes
+	// scores only, into shadow tables, and publishes nothing.
+	replay  bool
 	catalog *catalog
 	group   *kafka.Group
 	updates kafka.Publisher
@@ -114,7 +120,7 @@ func New(cfg Config, d Deps) (*Enricher, error) {
 	}
 	e := &Enricher{
 		cfg:     cfg,
-		store:   &store{pool: d.Pool, group: cfg.Group},
+		store:   newStore(d.Pool, cfg.Group, liveTables),
 		catalog: &catalog{pool: d.Pool, ttl: cfg.CatalogRefresh},
 		updates: d.Updates, updatesTopic: event.PromotionUpdatesTopic(d.Kafka.TopicPrefix),
 		log: d.Log, m: newMetrics(d.Ops.Registry()), now: time.Now,
@@ -135,10 +141,17 @@ func New(cfg Config, d Deps) (*Enricher, error) {
 	return e, nil
 }
 
-// Run consumes until ctx ends, and forgets old event ids once an hour.
+// Run consumes until ctx ends, and once an hour forgets old event ids and
+// deletes expired scores.
 func (e *Enricher) Run(ctx context.Context) error {
-	go e.prune(ctx)
-	return e.group.Run(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.prune(ctx)
+	}()
+	err := e.group.Run(ctx)
+	<-done
+	return err
 }
 
 func (e *Enricher) prune(ctx context.Context) {
@@ -149,6 +162,12 @@ func (e *Enricher) prune(ctx context.Context) {
 			e.log.Warn("prune processed events", "err", err)
 		} else if n > 0 {
 			e.log.Info("pruned processed events", "rows", n)
+		}
+		if n, err := e.store.pruneExpired(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn("prune expired scores", "err", err)
+		} else if n > 0 {
+			e.m.expiredPruned.Add(float64(n))
+			e.log.Info("pruned expired scores", "rows", n)
 		}
 		select {
 		case <-ctx.Done():
@@ -200,7 +219,9 @@ func (e *Enricher) HandleBatch(ctx context.Context, recs []kafka.Record) error {
 	if err != nil {
 		return err
 	}
-	e.publishUpdates(ctx, w)
+	if !e.replay {
+		e.publishUpdates(ctx, w)
+	}
 	return nil
 }
 
@@ -211,7 +232,7 @@ func refused(err error) bool {
 	return errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22")
 }
 
-func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]promotion, recs []kafka.Record) (written, error) {
+func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos sites, recs []kafka.Record) (written, error) {
 	parts := batchPartitions(recs)
 	if len(parts) == 0 {
 		return written{}, nil
@@ -271,7 +292,7 @@ func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]pro
 		// Only a user id the collector vouched for (a server key, a
 		// checked identify) is linked to the device, or anyone could
 		// merge their device into another shopper's promotions.
-		p := pending{ev: ev, in: e.interest(promos[ev.SiteID], ev), vouched: ev.UserVerified && ev.UserID != ""}
+		p := pending{ev: ev, in: interestOf(promos.of(ev.SiteID), ev), vouched: !e.replay && ev.UserVerified && ev.UserID != ""}
 		if len(p.in.matched) == 0 && !p.vouched {
 			e.m.skipped.WithLabelValues("no_match").Inc()
 			continue
@@ -304,6 +325,7 @@ func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos map[string][]pro
 		p.in.addTo(scores, ev)
 	}
 	w, err := e.store.write(ctx, tx, changes{scores: scores, links: links, users: users, next: next}, e.cfg.ScoreTTL)
+
 	if err != nil {
 		return written{}, err
 	}
@@ -334,39 +356,65 @@ func batchPartitions(recs []kafka.Record) []partitionKey {
 func seenKey(ev *event.Event) seenEvent { return seenEvent{ev.SiteID, strings.ToLower(ev.ID)} }
 
 // interest is what one event says about its visitor: the promotions it
-// matched, the points each gets, and why.
+// matched, the points each gets, why, and the rules that said so.
 type interest struct {
 	matched []promotion
 	weight  float64
 	reason  string
+	rules   rules
 }
 
-// interest matches ev against its site's promotions.
-func (e *Enricher) interest(promos []promotion, ev *event.Event) interest {
+// interestOf matches ev against its site's promotions and rules.
+func interestOf(s *site, ev *event.Event) interest {
+	in := interest{rules: s.rules}
 	switch {
 	case ev.Type == event.Search && ev.Search != nil:
-		return interest{matchSearch(promos, ev.Search.Keyword), e.cfg.SearchWeight, "search:" + strings.Join(strings.Fields(strings.ToLower(ev.Search.Keyword)), " ")}
+		in.matched, in.weight = matchSearch(s, ev.Search.Keyword), s.rules.searchWeight
+		in.reason = "search:" + strings.Join(strings.Fields(strings.ToLower(ev.Search.Keyword)), " ")
 	case ev.Type == event.Click && ev.Click != nil && ev.Click.Href != "":
-		return interest{matchClick(promos, ev.Click.Href), e.cfg.ClickWeight, "click:" + ev.Click.Href}
+		in.matched, in.weight, in.reason = matchClick(s, ev.Click.Href), s.rules.clickWeight, "click:"+ev.Click.Href
+	case ev.Type == event.Pageview && ev.Page != nil && len(s.pages) > 0:
+		u := cmp.Or(ev.Page.URL, ev.Page.Path)
+		if in.matched = matchView(s, u); len(in.matched) > 0 {
+			p, _ := pageOf(u)
+			in.weight, in.reason = s.rules.viewWeight, "view:"+p.String()
+		}
 	}
-	return interest{}
+	if in.weight == 0 {
+		in.matched = nil // a signal the site weighs at nothing changes nothing
+	}
+	return in
 }
 
-// addTo adds in to ev's visitor's scores.
+// addTo adds in to ev's visitor's scores, as upsertScores adds a batch's
+// to the table: the sum decayed to the later event's time, capped.
 func (in interest) addTo(scores map[scoreKey]*score, ev *event.Event) {
 	at := time.UnixMilli(ev.ReceivedAt)
 	for _, p := range in.matched {
 		k := scoreKey{ev.SiteID, ev.UserKey(), p.ID}
 		s := scores[k]
 		if s == nil {
-			s = &score{}
-			scores[k] = s
+			scores[k] = &score{points: min(in.weight, in.rules.maxScore), reason: in.reason, last: at, rules: in.rules}
+			continue
 		}
-		s.points += in.weight
+		s.points = min(in.rules.maxScore, Decayed(s.points, s.last, at, in.rules.halfLife)+Decayed(in.weight, at, s.last, in.rules.halfLife))
+		s.rules = in.rules
 		if !at.Before(s.last) {
 			s.reason, s.last = in.reason, at
 		}
 	}
+}
+
+// Decayed is score, worth that much at from, as it is worth at to after
+// halving every halfLife seconds; never more (a to before from keeps it).
+// It is the SQL function decayed (migration 0004): the promotions view
+// ranks with it as the promotions API's SQL ranks with decayed.
+func Decayed(score float64, from, to time.Time, halfLife float64) float64 {
+	d := to.Sub(from).Seconds()
+	if d <= 0 || halfLife <= 0 { // no half-life: an update from before 0004
+		return score
+	}
+	return score * math.Pow(0.5, d/halfLife)
 }
 
 type metrics struct {
@@ -376,6 +424,8 @@ type metrics struct {
 	// updates and updatesFailed count promotion_updates records.
 	updates       prometheus.Counter
 	updatesFailed prometheus.Counter
+	// expiredPruned counts the expired user_promotions rows deleted.
+	expiredPruned prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -396,6 +446,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.updatesFailed = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "footfall_enricher_updates_failed_total", Help: "promotion_updates records not published; readers catch up from PostgreSQL.",
 	})
-	reg.MustRegister(m.applied, m.scored, m.skipped, m.updates, m.updatesFailed)
+	m.expiredPruned = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "footfall_enricher_expired_pruned_total", Help: "Expired user_promotions rows deleted by the periodic prune.",
+	})
+	reg.MustRegister(m.applied, m.scored, m.skipped, m.updates, m.updatesFailed, m.expiredPruned)
 	return m
 }

@@ -154,7 +154,7 @@ func TestEnricherLinksOnlyVouchedUserIDs(t *testing.T) {
 	}
 	r.waitApplied(cfg.Group)
 	_, before := lookup(t, api.Handler(), asVictim)
-	if want := fmt.Sprintf("kettle-deal=%g,welcome=0,free-shipping=0", cfg.SearchWeight); before != want {
+	if want := fmt.Sprintf("kettle-deal=%g,welcome=0,free-shipping=0", searchWeight); before != want {
 		t.Fatalf("the victim's promotions: %q, want %q", before, want)
 	}
 	if got, want := r.identities(), []string{"anon-victim>victim-1"}; !equal(got, want) {
@@ -195,10 +195,10 @@ func TestEnricherLinksOnlyVouchedUserIDs(t *testing.T) {
 	if got := r.scores("victim-1"); len(got) != 0 {
 		t.Errorf("scores under the victim's user id: %v, want none", got)
 	}
-	if got, want := r.scores("anon-attacker"), (map[string]float64{"humidifier-deal": cfg.SearchWeight, "humidifier-filters": cfg.SearchWeight}); !equalScores(got, want) {
+	if got, want := r.scores("anon-attacker"), (map[string]float64{"humidifier-deal": searchWeight, "humidifier-filters": searchWeight}); !equalScores(got, want) {
 		t.Errorf("the attacker's device: %v, want its own search's %v", got, want)
 	}
-	if got, want := r.scores("shopper-3"), (map[string]float64{"blanket-deal": cfg.SearchWeight}); !equalScores(got, want) {
+	if got, want := r.scores("shopper-3"), (map[string]float64{"blanket-deal": searchWeight}); !equalScores(got, want) {
 		t.Errorf("a server key's search by user id: %v, want %v", got, want)
 	}
 	// Without the hash the victim's promotions are not for anyone to read.

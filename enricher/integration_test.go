@@ -13,7 +13,7 @@ import (
 func TestEnricherSearchPromotesMatchingDeals(t *testing.T) {
 	r := newRig(t)
 	cfg := config(r.group())
-	w := cfg.SearchWeight
+	w := searchWeight
 	cases := []struct {
 		visitor, keyword string
 		id               func(string) string // how the sender spells the event id
@@ -72,7 +72,7 @@ func TestEnricherClickOnPromotedPageRaisesScore(t *testing.T) {
 	r.produce(search("anon-a", "humidifier"))
 	r.waitApplied(cfg.Group)
 	before := r.scores("anon-a")
-	if want := (map[string]float64{"humidifier-deal": cfg.SearchWeight, "humidifier-filters": cfg.SearchWeight}); !reflect.DeepEqual(before, want) {
+	if want := (map[string]float64{"humidifier-deal": searchWeight, "humidifier-filters": searchWeight}); !reflect.DeepEqual(before, want) {
 		t.Fatalf("after the search: %v, want %v", before, want)
 	}
 
@@ -83,19 +83,19 @@ func TestEnricherClickOnPromotedPageRaisesScore(t *testing.T) {
 	r.waitApplied(cfg.Group)
 
 	after := r.promotions("anon-a")
-	if got, want := after["humidifier-deal"].Score, cfg.SearchWeight+cfg.ClickWeight; got != want {
+	if got, want := after["humidifier-deal"].Score, searchWeight+clickWeight; got != want {
 		t.Errorf("humidifier-deal score after the click = %v, want %v", got, want)
 	}
 	if got := after["humidifier-deal"].Reason; got != "click:"+href {
 		t.Errorf("humidifier-deal reason after the click = %q, want the click", got)
 	}
-	if got := after["humidifier-filters"].Score; got != cfg.SearchWeight {
-		t.Errorf("humidifier-filters score = %v, want %v: the click was not on its page", got, cfg.SearchWeight)
+	if got := after["humidifier-filters"].Score; got != searchWeight {
+		t.Errorf("humidifier-filters score = %v, want %v: the click was not on its page", got, searchWeight)
 	}
 	if len(after) != 2 {
 		t.Errorf("anon-a has promotions %v, want only the two humidifier ones", after)
 	}
-	if got, want := r.scores("anon-b"), (map[string]float64{"kettle-deal": cfg.ClickWeight}); !reflect.DeepEqual(got, want) {
+	if got, want := r.scores("anon-b"), (map[string]float64{"kettle-deal": clickWeight}); !reflect.DeepEqual(got, want) {
 		t.Errorf("a click alone gave anon-b %v, want %v", got, want)
 	}
 }

@@ -12,7 +12,7 @@ import (
 func TestEnricherMembersShareTheWorkAndCountEachEventOnce(t *testing.T) {
 	r := newRig(t)
 	cfg := config(r.group())
-	w := cfg.SearchWeight
+	w := searchWeight
 	const visitors = 40
 	want := map[string]map[string]float64{}
 	produce := func(keyword, promotion string) {

@@ -10,7 +10,7 @@ import (
 func Module() app.Module {
 	return app.Module{
 		Name:    "enricher",
-		Summary: "consumer group: searches and clicks to user promotions in PostgreSQL",
+		Summary: "consumer group: searches, clicks and product views to user promotions in PostgreSQL",
 		Port:    8082,
 		Needs:   []app.Need{app.Kafka, app.Postgres},
 		Setup: func(fs *flag.FlagSet) app.Builder {

@@ -13,7 +13,7 @@ import (
 func TestEnricherCountsEachEventOnce(t *testing.T) {
 	r := newRig(t)
 	cfg := config(r.group())
-	w := cfg.SearchWeight
+	w := searchWeight
 	first := search("anon-a", "humidifier")
 	r.produce(first, first) // before the enricher starts: one batch
 	r.startEnricher(cfg)
@@ -37,7 +37,7 @@ func TestEnricherCountsEachEventOnce(t *testing.T) {
 func TestEnricherResumesFromOffsetsInPostgres(t *testing.T) {
 	r := newRig(t)
 	cfg := config(r.group())
-	w := cfg.SearchWeight
+	w := searchWeight
 	first := search("anon-a", "humidifier")
 	r.produce(first, search("anon-b", "kettle"))
 	stop := r.startEnricher(cfg)
@@ -88,7 +88,7 @@ func TestEnricherResumesFromOffsetsInPostgres(t *testing.T) {
 func TestEnricherResumesFromPostgresWhenKafkaLostItsOffsets(t *testing.T) {
 	r := newRig(t)
 	cfg := config(r.group())
-	w := cfg.SearchWeight
+	w := searchWeight
 	r.produce(search("anon-a", "humidifier"), search("anon-b", "kettle"), search("anon-b", "kettles"))
 	stop := r.startEnricher(cfg)
 	r.waitApplied(cfg.Group)

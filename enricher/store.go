@@ -16,11 +16,12 @@ import (
 // scoreKey identifies one user_promotions row.
 type scoreKey struct{ site, user, promotion string }
 
-// score is what a batch adds to one row.
+// score is what a batch adds to one row: points as of last, under rules.
 type score struct {
 	points float64
 	reason string
 	last   time.Time
+	rules  rules
 }
 
 // link is an anonymous id seen with a vouched-for user id.
@@ -39,10 +40,30 @@ type partitionKey struct {
 	partition int32
 }
 
+// tables are where a store keeps scores and event ids: the live tables,
+// or a replay's shadow tables (replay.go).
+type tables struct{ scores, processed string }
+
+var (
+	liveTables   = tables{"user_promotions", "processed_events"}
+	shadowTables = tables{"user_promotions_next", "processed_events_next"}
+)
+
 // store is the enricher's PostgreSQL side.
 type store struct {
-	pool  *pgxpool.Pool
-	group string
+	pool   *pgxpool.Pool
+	group  string
+	tables tables
+	// upsertScores and insertProcessed are the statements on tables.
+	upsertScores, insertProcessed string
+}
+
+func newStore(pool *pgxpool.Pool, group string, t tables) *store {
+	return &store{
+		pool: pool, group: group, tables: t,
+		upsertScores:    fmt.Sprintf(upsertScores, t.scores),
+		insertProcessed: fmt.Sprintf(insertProcessed, t.processed),
+	}
 }
 
 // nextOffsets reads the stored offsets of topic.
@@ -127,11 +148,7 @@ func (s *store) firstSeen(ctx context.Context, tx pgx.Tx, events []seenEvent) (m
 	for i, e := range events {
 		sites[i], ids[i] = e.site, e.id
 	}
-	rows, err := tx.Query(ctx, `
-		INSERT INTO processed_events (site_id, event_id)
-		SELECT site_id, event_id::uuid FROM unnest($1::text[], $2::text[]) AS e(site_id, event_id)
-		ON CONFLICT DO NOTHING
-		RETURNING site_id, event_id::text`, sites, ids)
+	rows, err := tx.Query(ctx, s.insertProcessed, sites, ids)
 	if err != nil {
 		return nil, fmt.Errorf("record processed events: %w", err)
 	}
@@ -144,6 +161,13 @@ func (s *store) firstSeen(ctx context.Context, tx pgx.Tx, events []seenEvent) (m
 	return fresh, nil
 }
 
+// insertProcessed records event ids in the processed table %s.
+const insertProcessed = `
+	INSERT INTO %s (site_id, event_id)
+	SELECT site_id, event_id::uuid FROM unnest($1::text[], $2::text[]) AS e(site_id, event_id)
+	ON CONFLICT DO NOTHING
+	RETURNING site_id, event_id::text`
+
 // sortedKeys returns m's keys in order. The rows a batch upserts are sent
 // in key order: members holding different partitions now write side by
 // side, and one visitor's searches and clicks (or one user's devices) may
@@ -155,7 +179,14 @@ func sortedKeys[K comparable, V any](m map[K]V, compare func(a, b K) int) []K {
 	return keys
 }
 
-// upsertScores adds a batch's score changes to user_promotions. Rows for
+// upsertScores adds a batch's score changes to user_promotions (or the
+// table %s names). A score is worth its points at its last_event_at and
+// halves every half_life_seconds after: the stored score and the new one
+// are both decayed to the later of their times and added (decayed, 0004),
+// so the result does not depend on the order events come in, nor on how
+// they are split into batches (up to rounding), which a replay relies on;
+// the sum is capped at the site's max_score. A row past its expiry at the
+// new event's time counts as 0. Rows for
 // promotions deleted since the catalog was loaded are dropped by the join
 // rather than failing the batch on the foreign key. It returns each row as
 // it now is, for the batch's promotion updates.
@@ -167,18 +198,24 @@ func sortedKeys[K comparable, V any](m map[K]V, compare func(a, b K) int) []K {
 // that waited for another's lock on the row started before it). Not
 // indexed, so a raise stays a HOT update (0003).
 const upsertScores = `
-	INSERT INTO user_promotions (site_id, user_key, promotion_id, score, reason, last_event_at, expires_at, updated_at)
-	SELECT u.site_id, u.user_key, u.promotion_id, u.score, u.reason, u.last_event_at, u.expires_at, clock_timestamp()
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::timestamptz[], $7::timestamptz[])
-	  AS u(site_id, user_key, promotion_id, score, reason, last_event_at, expires_at)
+	INSERT INTO %[1]s AS t (site_id, user_key, promotion_id, score, reason, last_event_at, expires_at, half_life_seconds, rule_version, updated_at)
+	SELECT u.site_id, u.user_key, u.promotion_id, u.score, u.reason, u.last_event_at, u.expires_at, u.half_life, u.rule_version, clock_timestamp()
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::float8[], $9::bigint[])
+	  AS u(site_id, user_key, promotion_id, score, reason, last_event_at, expires_at, half_life, rule_version)
 	JOIN promotions p ON p.site_id = u.site_id AND p.id = u.promotion_id
 	ON CONFLICT (site_id, user_key, promotion_id) DO UPDATE SET
-	  score = CASE WHEN user_promotions.expires_at < now() THEN 0 ELSE user_promotions.score END + EXCLUDED.score,
-	  reason = EXCLUDED.reason,
-	  last_event_at = GREATEST(user_promotions.last_event_at, EXCLUDED.last_event_at),
-	  expires_at = GREATEST(user_promotions.expires_at, EXCLUDED.expires_at),
-	  updated_at = GREATEST(clock_timestamp(), user_promotions.updated_at + interval '1 microsecond')
-	RETURNING site_id, user_key, promotion_id, score, reason, last_event_at, expires_at, updated_at`
+	  score = LEAST(
+	    (SELECT r.max_score FROM rule_sets r WHERE r.site_id IN (t.site_id, '') ORDER BY r.site_id DESC LIMIT 1),
+	    CASE WHEN t.expires_at < EXCLUDED.last_event_at THEN 0
+	         ELSE decayed(t.score, t.last_event_at, EXCLUDED.last_event_at, EXCLUDED.half_life_seconds) END
+	    + decayed(EXCLUDED.score, EXCLUDED.last_event_at, t.last_event_at, EXCLUDED.half_life_seconds)),
+	  reason = CASE WHEN EXCLUDED.last_event_at >= t.last_event_at THEN EXCLUDED.reason ELSE t.reason END,
+	  last_event_at = GREATEST(t.last_event_at, EXCLUDED.last_event_at),
+	  expires_at = GREATEST(t.expires_at, EXCLUDED.expires_at),
+	  half_life_seconds = EXCLUDED.half_life_seconds,
+	  rule_version = EXCLUDED.rule_version,
+	  updated_at = GREATEST(clock_timestamp(), t.updated_at + interval '1 microsecond')
+	RETURNING site_id, user_key, promotion_id, score, reason, last_event_at, expires_at, half_life_seconds, rule_version, updated_at`
 
 // scoresArgs are upsertScores' arguments.
 func scoresArgs(scores map[scoreKey]*score, ttl time.Duration) []any {
@@ -186,6 +223,7 @@ func scoresArgs(scores map[scoreKey]*score, ttl time.Duration) []any {
 	sites, users, promos := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	points, reasons := make([]float64, 0, n), make([]string, 0, n)
 	lasts, expiries := make([]time.Time, 0, n), make([]time.Time, 0, n)
+	halfLives, versions := make([]float64, 0, n), make([]int64, 0, n)
 	for _, k := range sortedKeys(scores, func(a, b scoreKey) int {
 		return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.user, b.user), strings.Compare(a.promotion, b.promotion))
 	}) {
@@ -193,8 +231,9 @@ func scoresArgs(scores map[scoreKey]*score, ttl time.Duration) []any {
 		sites, users, promos = append(sites, k.site), append(users, k.user), append(promos, k.promotion)
 		points, reasons = append(points, v.points), append(reasons, v.reason)
 		lasts, expiries = append(lasts, v.last), append(expiries, v.last.Add(ttl))
+		halfLives, versions = append(halfLives, v.rules.halfLife), append(versions, v.rules.version)
 	}
-	return []any{sites, users, promos, points, reasons, lasts, expiries}
+	return []any{sites, users, promos, points, reasons, lasts, expiries, halfLives, versions}
 }
 
 // insertLinks records anonymous id ↔ user id links.
@@ -281,11 +320,11 @@ func (s *store) write(ctx context.Context, tx pgx.Tx, c changes, ttl time.Durati
 	var b pgx.Batch
 	var steps []step
 	if len(c.scores) > 0 {
-		b.Queue(upsertScores, scoresArgs(c.scores, ttl)...)
+		b.Queue(s.upsertScores, scoresArgs(c.scores, ttl)...)
 		steps = append(steps, step{"upsert user_promotions", func(rows pgx.Rows) error {
 			var v visitor
 			var sc ScoreChange
-			_, err := pgx.ForEachRow(rows, []any{&v.site, &v.user, &sc.Promotion, &sc.Score, &sc.Reason, &sc.LastEventAt, &sc.ExpiresAt, &sc.UpdatedAt}, func() error {
+			_, err := pgx.ForEachRow(rows, []any{&v.site, &v.user, &sc.Promotion, &sc.Score, &sc.Reason, &sc.LastEventAt, &sc.ExpiresAt, &sc.HalfLife, &sc.RuleVersion, &sc.UpdatedAt}, func() error {
 				w.scores[v] = append(w.scores[v], sc)
 				return nil
 			})
@@ -336,9 +375,27 @@ func (s *store) write(ctx context.Context, tx pgx.Tx, c changes, ttl time.Durati
 // pruneProcessed forgets event ids older than keep: a resend arrives within
 // minutes, a replay older than keep is an operator's deliberate rebuild.
 func (s *store) pruneProcessed(ctx context.Context, keep time.Duration) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM processed_events WHERE processed_at < now() - make_interval(secs => $1)`, keep.Seconds())
+	tag, err := s.pool.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE processed_at < now() - make_interval(secs => $1)`, s.tables.processed), keep.Seconds())
 	if err != nil {
-		return 0, fmt.Errorf("prune processed_events: %w", err)
+		return 0, fmt.Errorf("prune %s: %w", s.tables.processed, err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// pruneExpired deletes the scores past their expiry, which no reader
+// counts any more, a slice at a time so no statement holds many row locks
+// against the enricher's upserts. It returns how many it deleted.
+func (s *store) pruneExpired(ctx context.Context) (int64, error) {
+	q := fmt.Sprintf(`DELETE FROM %[1]s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %[1]s WHERE expires_at < now() LIMIT 10000))`, s.tables.scores)
+	var total int64
+	for {
+		tag, err := s.pool.Exec(ctx, q)
+		if err != nil {
+			return total, fmt.Errorf("prune %s: %w", s.tables.scores, err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < 10000 {
+			return total, nil
+		}
+	}
 }

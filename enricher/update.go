@@ -37,6 +37,11 @@ type ScoreChange struct {
 	Reason      string    `json:"reason"`
 	LastEventAt time.Time `json:"last_event_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
+	// HalfLife is how fast Score fades after LastEventAt, in seconds:
+	// readers rank by Decayed(Score, LastEventAt, now, HalfLife).
+	HalfLife float64 `json:"half_life_seconds"`
+	// RuleVersion is the site's rule-set version that computed the row.
+	RuleVersion int64     `json:"rule_version"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 

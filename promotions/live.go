@@ -84,6 +84,11 @@ func (a *API) followOnce(ctx context.Context) error {
 			a.log.Warn("promotions view: resync from postgres", "err", err)
 			continue
 		}
+		if r.generation != first.generation {
+			// A replay swapped the tables: only a full read answers as
+			// PostgreSQL does now.
+			return fmt.Errorf("user_promotions was rebuilt by a replay (generation %d, the view has %d)", r.generation, first.generation)
+		}
 		a.m.resyncs.WithLabelValues("ok").Inc()
 		since = r.at
 		a.view.merge(r)

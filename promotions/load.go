@@ -18,11 +18,14 @@ const syncOverlap = 10 * time.Second
 
 // pgRead is one read of PostgreSQL into the view, in one snapshot.
 type pgRead struct {
-	at      time.Time // the snapshot's now(): the next resync reads from here
-	catalog map[string][]offer
-	rows    []siteRow
-	links   [][3]string // site, anonymous id, user id
-	known   [][2]string // site, user id
+	at time.Time // the snapshot's now(): the next resync reads from here
+	// generation changes when a replay swaps in a rebuilt user_promotions
+	// (enricher/replay.go): then rows may be gone or older than the view's.
+	generation int64
+	catalog    map[string][]offer
+	rows       []siteRow
+	links      [][3]string // site, anonymous id, user id
+	known      [][2]string // site, user id
 }
 
 type siteRow struct {
@@ -36,7 +39,7 @@ type siteRow struct {
 func readPostgres(ctx context.Context, pool *pgxpool.Pool, since time.Time) (*pgRead, error) {
 	out := &pgRead{catalog: map[string][]offer{}}
 	err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&out.at); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT now(), (SELECT generation FROM enricher_state)`).Scan(&out.at, &out.generation); err != nil {
 			return fmt.Errorf("read now: %w", err)
 		}
 		rows, err := tx.Query(ctx, `SELECT site_id, id, title, url, image, priority, is_default, starts_at, ends_at FROM promotions`)
@@ -61,12 +64,12 @@ func readPostgres(ctx context.Context, pool *pgxpool.Pool, since time.Time) (*pg
 			return fmt.Errorf("read promotions: %w", err)
 		}
 		if rows, err = tx.Query(ctx, `
-			SELECT site_id, user_key, promotion_id, score, reason, last_event_at, expires_at, updated_at
+			SELECT site_id, user_key, promotion_id, score, reason, last_event_at, expires_at, half_life_seconds, updated_at
 			FROM user_promotions WHERE expires_at > now() AND updated_at > $1`, since); err != nil {
 			return fmt.Errorf("read user_promotions: %w", err)
 		}
 		var r siteRow
-		if _, err := pgx.ForEachRow(rows, []any{&r.site, &r.user, &r.promotion, &r.score, &r.reason, &r.last, &r.expires, &r.updated}, func() error {
+		if _, err := pgx.ForEachRow(rows, []any{&r.site, &r.user, &r.promotion, &r.score, &r.reason, &r.last, &r.expires, &r.halfLife, &r.updated}, func() error {
 			out.rows = append(out.rows, r)
 			return nil
 		}); err != nil {

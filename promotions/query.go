@@ -9,6 +9,9 @@ import (
 )
 
 // topQuery ranks the visitor's scored promotions, then the site's defaults.
+// A score is worth its points at its last event, halving every half-life
+// after (decayed, migration 0004): the sum over the visitor's keys is
+// their worth now, in hundredths (view.top computes the same).
 // The visitor is every id linked to the one asked about (by a server key's
 // events or a verified identify): a logged-in user keeps what their
 // anonymous sessions showed interest in, on any device. $2 is either kind
@@ -24,7 +27,7 @@ WITH keys AS (
           WHERE i1.site_id = $1 AND i1.anonymous_id = $2
 ),
 personal AS (
-    SELECT promotion_id, sum(score) AS score,
+    SELECT promotion_id, round(sum(decayed(score, last_event_at, now(), half_life_seconds))::numeric, 2)::float8 AS score,
            (array_agg(reason ORDER BY last_event_at DESC))[1] AS reason,
            max(last_event_at) AS last
     FROM user_promotions

@@ -3,7 +3,10 @@ package promotions
 import (
 	"cmp"
 	"errors"
+	"math"
+	"math/big"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,11 +53,13 @@ func (o *offer) live(now time.Time) bool {
 	return (!o.hasStarts || !o.starts.After(now)) && (!o.hasEndTime || o.ends.After(now))
 }
 
-// row is one user_promotions row; updated is its version.
+// row is one user_promotions row; updated is its version. score is its
+// worth at last, halving every halfLife seconds after.
 type row struct {
 	score         float64
 	reason        string
 	last, expires time.Time
+	halfLife      float64
 	updated       time.Time
 }
 
@@ -97,7 +102,7 @@ func (v *view) apply(u *enricher.Update) {
 	defer v.mu.Unlock()
 	s := v.site(u.Site)
 	for _, c := range u.Scores {
-		s.setRow(u.User, c.Promotion, row{score: c.Score, reason: c.Reason, last: c.LastEventAt, expires: c.ExpiresAt, updated: c.UpdatedAt})
+		s.setRow(u.User, c.Promotion, row{score: c.Score, reason: c.Reason, last: c.LastEventAt, expires: c.ExpiresAt, halfLife: c.HalfLife, updated: c.UpdatedAt})
 	}
 	for _, l := range u.Links {
 		s.link(l.AnonymousID, l.UserID)
@@ -199,16 +204,20 @@ func (v *view) top(site, user string, limit int, now time.Time) ([]Promotion, er
 			if pers == nil {
 				pers = map[string]*personal{}
 			}
+			worth := enricher.Decayed(r.score, r.last, now, r.halfLife)
 			p := pers[id]
 			if p == nil {
-				pers[id] = &personal{score: r.score, reason: r.reason, last: r.last}
+				pers[id] = &personal{score: worth, reason: r.reason, last: r.last}
 				continue
 			}
-			p.score += r.score
+			p.score += worth
 			if r.last.After(p.last) {
 				p.reason, p.last = r.reason, r.last
 			}
 		}
+	}
+	for _, p := range pers {
+		p.score = cents(p.score)
 	}
 	var cbuf [16]ranked
 	cands := cbuf[:0]
@@ -229,6 +238,31 @@ func (v *view) top(site, user string, limit int, now time.Time) ([]Promotion, er
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// cents rounds a decayed score as topQuery's round(…, 2) does: the
+// answer is the same to the byte whether the view or PostgreSQL computed
+// it, and equal interests rank by their latest event, not by the last
+// bits of two implementations of pow.
+//
+// PostgreSQL converts the float to numeric at 15 significant digits, then
+// rounds half away from zero: near a half cent that decimal is rounded
+// here too; elsewhere x*100 rounds the same way.
+func cents(x float64) float64 {
+	y := x * 100
+	if f := math.Abs(y - math.Trunc(y)); math.Abs(f-0.5) > 1e-6 {
+		return math.Round(y) / 100
+	}
+	r, ok := new(big.Rat).SetString(strconv.FormatFloat(x, 'g', 15, 64))
+	if !ok {
+		return math.Round(y) / 100
+	}
+	r.Mul(r, big.NewRat(100, 1))
+	q, m := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int)) // truncated toward zero
+	if m.Abs(m).Lsh(m, 1).Cmp(r.Denom()) >= 0 {
+		q.Add(q, big.NewInt(int64(r.Sign())))
+	}
+	return float64(q.Int64()) / 100
 }
 
 // compareRanked is topQuery's ORDER BY: personal by score, then the

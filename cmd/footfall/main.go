@@ -51,6 +51,7 @@ func commands() []command {
 		command{"migrate", "apply PostgreSQL and ClickHouse migrations and create the Kafka topics", setupMigrate},
 		command{"seed-demo", "load the demo shop's promotions catalog into PostgreSQL", setupSeedDemo},
 		command{"generate", "write realistic events for one site straight into ClickHouse (benchmark data)", setupGenerate},
+		replayCommand,
 		command{"ports", "print each service's name and default port, one per line (for scripts)", setupPorts},
 	)
 }

@@ -13,3 +13,21 @@ ON CONFLICT (site_id, id) DO UPDATE SET
   keywords = EXCLUDED.keywords, categories = EXCLUDED.categories,
   priority = EXCLUDED.priority, is_default = EXCLUDED.is_default,
   starts_at = NULL, ends_at = NULL, updated_at = now();
+
+-- The demo shop's rules: a synonym shoppers use, and its product pages'
+-- categories (sdk-js/demo/shop.js).
+INSERT INTO synonyms (site_id, term, synonyms) VALUES
+  ('demo', 'humidifier', '{"air moisturiser","air moisturizer"}')
+ON CONFLICT (site_id, term) DO UPDATE SET synonyms = EXCLUDED.synonyms
+  WHERE synonyms.synonyms IS DISTINCT FROM EXCLUDED.synonyms;
+INSERT INTO product_categories (site_id, page, categories) VALUES
+  ('demo', '/demo/product.html?id=mist-humidifier', '{home-climate}'),
+  ('demo', '/demo/product.html?id=aroma-humidifier', '{home-climate}'),
+  ('demo', '/demo/product.html?id=tower-fan', '{home-climate}'),
+  ('demo', '/demo/product.html?id=desk-fan', '{home-climate}'),
+  ('demo', '/demo/product.html?id=steel-kettle', '{kitchen}'),
+  ('demo', '/demo/product.html?id=glass-kettle', '{kitchen}'),
+  ('demo', '/demo/product.html?id=wool-blanket', '{bedroom}'),
+  ('demo', '/demo/product.html?id=fleece-blanket', '{bedroom}')
+ON CONFLICT (site_id, page) DO UPDATE SET categories = EXCLUDED.categories
+  WHERE product_categories.categories IS DISTINCT FROM EXCLUDED.categories;
