@@ -29,7 +29,7 @@ func (b *bench) promotionsStage(ctx context.Context) ([]row, error) {
 	}
 
 	addr := b.nextAddr()
-	p, err := b.service(ctx, "promotions", benchPrefix, addr, "--promotions-addr", addr)
+	p, err := b.service(ctx, "promotions", b.at.events, addr, "--promotions-addr", addr)
 	if err != nil {
 		return nil, err
 	}

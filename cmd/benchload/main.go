@@ -22,7 +22,8 @@
 // The services run as processes of their own (bin/footfall), so CPU and
 // RSS are theirs; the load comes from this process, on the same machine.
 // Everything runs on loopback in databases and topics of its own
-// (footfall_load, footbench.*), reset at the start of a run.
+// (--namespace: the database footbench, the footbench*.* topics), reset at
+// the start of a run.
 //
 //	go run ./cmd/benchload --footfall bin/footfall
 //	go run ./cmd/benchload --smoke      # ten seconds: does it run (CI)
@@ -35,6 +36,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -58,6 +60,7 @@ type options struct {
 	logDir     string
 	ports      int
 	smoke      bool
+	namespace  string
 	profile    bool
 
 	kafka kafka.Config
@@ -121,6 +124,7 @@ func parse(args []string) (options, error) {
 	fs.StringVar(&o.logDir, "log-dir", ".data/benchload", "where the services' logs and the run's spool go")
 	fs.IntVar(&o.ports, "port-base", 18280, "first of the ten loopback ports the run's processes listen on")
 	fs.BoolVar(&o.profile, "profile", false, "run the services with --pprof and keep a CPU profile of each measured run in --log-dir")
+	fs.StringVar(&o.namespace, "namespace", "footbench", "name of the run's own ClickHouse and PostgreSQL databases and prefix of its topics, all dropped at the start of a run: never a pipeline's (lower case letters and _)")
 	fs.BoolVar(&o.smoke, "smoke", false, "a ten-second run of every stage that only checks the harness works (CI); its figures mean nothing")
 	if err := config.Parse(fs, args); err != nil {
 		return o, err
@@ -132,6 +136,9 @@ func parse(args []string) (options, error) {
 			return o, fmt.Errorf("--stages: unknown stage %q (have %s)", s, strings.Join(allStages, ", "))
 		}
 		o.stages[s] = true
+	}
+	if !regexp.MustCompile(`^[a-z][a-z_]*$`).MatchString(o.namespace) || o.namespace == "footfall" || o.namespace == "footfall_bench" {
+		return o, fmt.Errorf("--namespace: %q must be lower case letters and _, and neither footfall nor footfall_bench", o.namespace)
 	}
 	for _, r := range strings.Split(*rates, ",") {
 		var v float64

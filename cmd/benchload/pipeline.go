@@ -130,14 +130,14 @@ func (b *bench) loaderStage(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	defer in.Close()
-	topics := event.EventTopics(benchPrefix)
+	topics := event.EventTopics(b.at.events)
 	end, err := newest(in, topics)
 	if err != nil || end == 0 {
-		return nil, errors.Join(err, fmt.Errorf("the %s topics are empty: run the collector stages first", benchPrefix))
+		return nil, errors.Join(err, fmt.Errorf("the %s topics are empty: run the collector stages first", b.at.events))
 	}
 	group := "benchload-loader-" + b.runID
 	addr := b.nextAddr()
-	p, err := b.service(ctx, "loader", benchPrefix, addr, "--loader-addr", addr, "--loader-group", group)
+	p, err := b.service(ctx, "loader", b.at.events, addr, "--loader-addr", addr, "--loader-group", group)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func (b *bench) loaderStage(ctx context.Context) ([]row, error) {
 // generated events in batches of the loader's default 10,000, the rows
 // built before the clock runs.
 func (b *bench) loaderCeiling(ctx context.Context) (float64, error) {
-	conn, err := clickhouse.Open(ctx, b.ch, benchDB)
+	conn, err := clickhouse.Open(ctx, b.ch, b.at.db)
 	if err != nil {
 		return 0, err
 	}
@@ -196,11 +196,11 @@ func (b *bench) enricherStage(ctx context.Context) ([]row, error) {
 	defer in.Close()
 	var topics []string
 	for _, t := range enricher.Types {
-		topics = append(topics, event.Topic(benchPrefix, t))
+		topics = append(topics, event.Topic(b.at.events, t))
 	}
 	end, err := newest(in, topics)
 	if err != nil || end == 0 {
-		return nil, errors.Join(err, fmt.Errorf("the %s topics are empty: run the collector stages first", benchPrefix))
+		return nil, errors.Join(err, fmt.Errorf("the %s topics are empty: run the collector stages first", b.at.events))
 	}
 	pg, err := pgx.Connect(ctx, b.pgURL)
 	if err != nil {
@@ -214,7 +214,7 @@ func (b *bench) enricherStage(ctx context.Context) ([]row, error) {
 		return n, err
 	}
 	addr := b.nextAddr()
-	p, err := b.service(ctx, "enricher", benchPrefix, addr, "--enricher-addr", addr, "--enricher-group", group)
+	p, err := b.service(ctx, "enricher", b.at.events, addr, "--enricher-addr", addr, "--enricher-group", group)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +256,7 @@ func (b *bench) enricherCeiling(ctx context.Context) (float64, error) {
 		if err != nil {
 			return 0, err
 		}
-		recs = append(recs, kafka.Record{Topic: event.Topic(benchPrefix, e.Type), Key: []byte(e.Key()), Value: v})
+		recs = append(recs, kafka.Record{Topic: event.Topic(b.at.events, e.Type), Key: []byte(e.Key()), Value: v})
 	}
 	const batch = 1000
 	if len(recs) < batch {
@@ -470,7 +470,7 @@ func (b *bench) pipelineStage(ctx context.Context) ([]row, error) {
 	loaderGroup := "benchload-pipeline-loader-" + b.runID
 	flags = append(flags, b.collectorFlags(addrs["collector"])[2:]...)
 	flags = append(flags, "--loader-group", loaderGroup, "--enricher-group", "benchload-pipeline-enricher-"+b.runID)
-	p, err := b.service(ctx, "all", linePrefix, addrs["collector"], flags...)
+	p, err := b.service(ctx, "all", b.at.pipeline, addrs["collector"], flags...)
 	if err != nil {
 		return nil, err
 	}
@@ -481,7 +481,7 @@ func (b *bench) pipelineStage(ctx context.Context) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	lt := &lagTracker{in: in, group: loaderGroup, topics: event.EventTopics(linePrefix)}
+	lt := &lagTracker{in: in, group: loaderGroup, topics: event.EventTopics(b.at.pipeline)}
 	pr := &prober{collector: "http://" + addrs["collector"] + "/v1/batch", promotions: "http://" + addrs["promotions"] + "/v1/promotions", key: b.key, tr: tr}
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()

@@ -22,14 +22,22 @@ import (
 	"github.com/footfall/footfall/internal/kafka"
 )
 
-// The run's own places: databases and topic prefixes nobody else uses.
-const (
-	benchDB       = "footfall_load"
-	benchPrefix   = "footbench"          // the collector stages' topics, which loader and enricher drain
-	ceilingPrefix = "footbench-ceiling"  // the bare producer's
-	linePrefix    = "footbench-pipeline" // the whole pipeline's, empty when it starts
-	benchSite     = "demo"               // the demo catalog's site: searches promote
-)
+// benchSite is the demo catalog's site, so that searches promote.
+const benchSite = "demo"
+
+// places are the run's own databases and topic prefixes, nobody else's,
+// all named after --namespace (footbench): the database footbench in
+// ClickHouse and PostgreSQL, the collector stages' topics footbench.*
+// (which loader and enricher drain), the bare producer's
+// footbench_ceiling.* and the whole pipeline's footbench_pipeline.*, empty
+// when it starts.
+type places struct {
+	db, events, ceiling, pipeline string
+}
+
+func placesOf(namespace string) places {
+	return places{db: namespace, events: namespace, ceiling: namespace + "_ceiling", pipeline: namespace + "_pipeline"}
+}
 
 // chromeUA is every request's User-Agent: a person's browser, for the
 // collector leaves bots out of promotions.
@@ -38,6 +46,7 @@ const chromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, lik
 // bench is one run: its options, the write key, where its processes go.
 type bench struct {
 	o     options
+	at    places
 	runID string
 	key   string
 	pgURL string // the run's PostgreSQL database
@@ -48,7 +57,7 @@ type bench struct {
 }
 
 func run(ctx context.Context, o options) ([]row, error) {
-	b := &bench{o: o, port: o.ports}
+	b := &bench{o: o, port: o.ports, at: placesOf(o.namespace)}
 	id := make([]byte, 4)
 	_, _ = rand.Read(id)
 	b.runID, b.key = hex.EncodeToString(id), "bench-"+hex.EncodeToString(id)
@@ -66,14 +75,14 @@ func run(ctx context.Context, o options) ([]row, error) {
 		return nil, err
 	}
 	b.ch = o.ch
-	b.ch.Database = benchDB
+	b.ch.Database = b.at.db
 	u, err := url.Parse(o.pg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("--postgres-url: %w", err)
 	}
-	u.Path = "/" + benchDB
+	u.Path = "/" + b.at.db
 	b.pgURL = u.String()
-	fmt.Printf("benchload run %s: resetting %s (ClickHouse, PostgreSQL) and the %s* topics; logs in %s\n", b.runID, benchDB, benchPrefix, o.logDir)
+	fmt.Printf("benchload run %s: resetting %s (ClickHouse, PostgreSQL) and the %s* topics; logs in %s\n", b.runID, b.at.db, b.at.events, o.logDir)
 	if err := b.reset(ctx); err != nil {
 		return nil, fmt.Errorf("reset: %w", err)
 	}
@@ -118,7 +127,7 @@ func (b *bench) reset(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = root.Exec(ctx, "DROP DATABASE IF EXISTS "+benchDB)
+	err = root.Exec(ctx, "DROP DATABASE IF EXISTS "+b.at.db)
 	root.Close()
 	if err != nil {
 		return fmt.Errorf("clickhouse: %w", err)
@@ -127,27 +136,27 @@ func (b *bench) reset(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
-	_, err = pg.Exec(ctx, "DROP DATABASE IF EXISTS "+benchDB+" WITH (FORCE)")
+	_, err = pg.Exec(ctx, "DROP DATABASE IF EXISTS "+b.at.db+" WITH (FORCE)")
 	if err == nil {
-		_, err = pg.Exec(ctx, "CREATE DATABASE "+benchDB)
+		_, err = pg.Exec(ctx, "CREATE DATABASE "+b.at.db)
 	}
 	pg.Close(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	var topics []string
-	for _, p := range []string{benchPrefix, ceilingPrefix, linePrefix} {
+	for _, p := range []string{b.at.events, b.at.ceiling, b.at.pipeline} {
 		topics = append(topics, event.AllTopics(p)...)
 	}
 	if err := kafka.DeleteTopics(b.o.kafka, topics); err != nil {
 		return err
 	}
-	for _, p := range []string{benchPrefix, ceilingPrefix, linePrefix} {
+	for _, p := range []string{b.at.events, b.at.ceiling, b.at.pipeline} {
 		if err := b.migrate(ctx, p); err != nil {
 			return err
 		}
 	}
-	return b.footfallRun(ctx, "seed-demo", benchPrefix, "seed-demo")
+	return b.footfallRun(ctx, "seed-demo", b.at.events, "seed-demo")
 }
 
 // migrate creates prefix's topics and the run's tables. Kafka may still be
@@ -174,7 +183,7 @@ func (b *bench) environment(prefix string) []string {
 		"FOOTFALL_KAFKA_BROKERS="+strings.Join(b.o.kafka.Brokers, ","), "FOOTFALL_KAFKA_TOPIC_PREFIX="+prefix,
 		"FOOTFALL_KAFKA_COMPRESSION="+b.o.kafka.Compression,
 		"FOOTFALL_POSTGRES_URL="+b.pgURL,
-		"FOOTFALL_CLICKHOUSE_ADDR="+b.ch.Addr, "FOOTFALL_CLICKHOUSE_DATABASE="+benchDB,
+		"FOOTFALL_CLICKHOUSE_ADDR="+b.ch.Addr, "FOOTFALL_CLICKHOUSE_DATABASE="+b.at.db,
 		"FOOTFALL_LOG_FORMAT=text")
 }
 
@@ -262,7 +271,7 @@ func (b *bench) collectorStage(ctx context.Context) ([]row, error) {
 	}
 
 	addr = b.nextAddr()
-	col, err := b.service(ctx, "collector", benchPrefix, addr, b.collectorFlags(addr)...)
+	col, err := b.service(ctx, "collector", b.at.events, addr, b.collectorFlags(addr)...)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +298,7 @@ func (b *bench) batchStage(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	addr := b.nextAddr()
-	col, err := b.service(ctx, "collector", benchPrefix, addr, b.collectorFlags(addr)...)
+	col, err := b.service(ctx, "collector", b.at.events, addr, b.collectorFlags(addr)...)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +312,7 @@ func (b *bench) batchStage(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 
-	recs, err := stampedRecords(ceilingPrefix, 20_000)
+	recs, err := stampedRecords(b.at.ceiling, 20_000)
 	if err != nil {
 		return nil, err
 	}
