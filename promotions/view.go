@@ -301,26 +301,11 @@ func (v *view) knownUser(site, user string) (bool, error) {
 func (v *view) audience(site, user string) []string {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	out := []string{user}
 	s := v.sites[site]
 	if s == nil {
-		return out
+		return []string{user}
 	}
-	add := func(k string) {
-		if !slices.Contains(out, k) {
-			out = append(out, k)
-		}
-	}
-	for _, u := range s.usersOf[user] {
-		add(u)
-		for _, a := range s.anonsOf[u] {
-			add(a)
-		}
-	}
-	for _, a := range s.anonsOf[user] {
-		add(a)
-	}
-	return out
+	return s.keys(user, nil)
 }
 
 // replace takes w's contents as the view's, and marks the view filled.
