@@ -610,7 +610,25 @@ func (b *bench) soakRun(ctx context.Context, p *proc, tr *traffic, url string, r
 			_ = sleep(sctx, 10*time.Second)
 		}
 	}()
+	heapStart := make(chan string, 1)
+	if b.o.profile {
+		go func() {
+			// After the warm-up the RSS figures skip (below).
+			if sleep(sctx, b.o.soak/10) == nil {
+				heapStart <- heapProfile(sctx, p, b.o.logDir, "soak-heap-start")
+			}
+		}()
+	}
 	res := load{url: url, conns: b.o.batchConns, rate: rate / float64(b.o.batch), duration: b.o.soak, header: b.headers(), body: tr.body}.run(ctx)
+	if b.o.profile {
+		select {
+		case start := <-heapStart:
+			if end := heapProfile(ctx, p, b.o.logDir, "soak-heap-end"); end != "" && start != "" {
+				fmt.Printf("  heap growth over the soak: go tool pprof -top -sample_index=inuse_space -base %s %s\n", start, end)
+			}
+		default:
+		}
+	}
 	cancel()
 	<-done
 	if len(samples) < 3 {

@@ -150,10 +150,19 @@ func tail(path string) string {
 // footfall process started with --pprof) into logDir/name.pprof; wait
 // returns once it is written. A process without pprof writes nothing.
 func profile(ctx context.Context, p *proc, logDir, name string, d time.Duration) (wait func() string) {
+	return pprof(ctx, p, logDir, name, fmt.Sprintf("profile?seconds=%d", max(1, int(d/time.Second))))
+}
+
+// heapProfile fetches p's heap profile now into logDir/name.pprof.
+func heapProfile(ctx context.Context, p *proc, logDir, name string) string {
+	return pprof(ctx, p, logDir, name, "heap")()
+}
+
+// pprof fetches /debug/pprof/what from p into logDir/name.pprof.
+func pprof(ctx context.Context, p *proc, logDir, name, what string) (wait func() string) {
 	done := make(chan string, 1)
 	go func() {
-		secs := max(1, int(d/time.Second))
-		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.addr, secs)
+		url := fmt.Sprintf("http://%s/debug/pprof/%s", p.addr, what)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
