@@ -60,9 +60,7 @@ func (c *ClickHouse) Write(ctx context.Context, events []*event.Event) error {
 	// Most batches hold no event already stored: the insert of the whole
 	// batch is prepared (columns built and handed to the driver) while
 	// ClickHouse looks the ids up, and sent if it found none. The visits'
-	// stored rows and what the events table holds of their events are
-	// read meanwhile too; the latter before the insert, which would add
-	// the batch to it.
+	// stored rows are read meanwhile.
 	whole := make(chan result[*insert], 1)
 	go func() {
 		cols := newEventColumns(len(events))
@@ -78,34 +76,39 @@ func (c *ClickHouse) Write(ctx context.Context, events []*event.Event) error {
 		v, err := touched.stored(ctx, conn)
 		old <- result[map[visitKey]visit]{v, err}
 	}()
-	before := make(chan result[map[visitKey]tally], 1)
-	go func() {
-		t, err := touched.tallies(ctx, conn)
-		before <- result[map[visitKey]tally]{t, err}
-	}()
 	fresh, err := unseen(ctx, conn, events)
-	tallied, stored := <-before, <-old
-	if err := errors.Join(err, tallied.err, stored.err); err != nil {
+	stored := <-old
+	if err := errors.Join(err, stored.err); err != nil {
 		(<-whole).v.abort()
 		return err
 	}
-	// The visits are written while the events go in: their new rows are
-	// the stored events folded with the fresh ones, which is what the
-	// table will hold. Should the insert fail after the visits went in,
-	// they are put back: a retry would find the same rows written, but a
-	// batch split to find a refused row might never touch a visit again.
-	fold(tallied.v, events, fresh)
-	changed := changes(stored.v, tallied.v)
-	wrote := make(chan error, 1)
-	go func() { wrote <- writeVisits(ctx, conn, changed.rows()) }()
+	// The visits' new rows are their stored rows folded with the fresh
+	// events, which is what the events table will hold; a visit that may
+	// not be in step with the table is read back from it, before the
+	// insert adds the fresh events (see visits). The rows are handed to
+	// the driver while the events go in, and sent only once they are in:
+	// a row must never count an event that the table does not hold, or a
+	// retry that finds the event new would count it twice.
+	now, err := c.visits.after(ctx, conn, touched, stored.v, events, fresh)
+	if err != nil {
+		(<-whole).v.abort()
+		return err
+	}
+	rows := changes(stored.v, now).rows()
+	prepared := make(chan result[driver.Batch], 1)
+	go func() {
+		b, err := prepareVisits(ctx, conn, rows)
+		prepared <- result[driver.Batch]{b, err}
+	}()
 	err = c.insertFresh(ctx, conn, events, fresh, <-whole)
-	if werr := <-wrote; werr != nil || err == nil {
-		return errors.Join(err, werr)
+	visits := <-prepared
+	if err != nil || visits.err != nil {
+		if visits.v != nil {
+			_ = visits.v.Abort()
+		}
+		return errors.Join(err, visits.err)
 	}
-	if undo := writeVisits(ctx, conn, changed.undo()); undo != nil {
-		return errors.Join(err, fmt.Errorf("take back the visits of a batch not inserted: %w", undo))
-	}
-	return err
+	return sendVisits(visits.v, len(rows))
 }
 
 // insertFresh inserts events[i] for each i of fresh; whole is the insert

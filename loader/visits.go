@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -17,7 +18,9 @@ import (
 // reports. The beacon ends a visit after 30 minutes without activity.
 const visitLookback = 24 * time.Hour
 
-// visit is one row of the sessions table.
+// visit is one row of the sessions table: the visit's figures and the
+// order of the events its first-event fields, entry page and exit page
+// come from (first is zero in a row written before those columns were).
 type visit struct {
 	site, session, visitor                                 string
 	start, finish                                          time.Time
@@ -26,33 +29,57 @@ type visit struct {
 	entryPage, exitPage, referrer, source, channel         string
 	utmSource, utmMedium, utmCampaign, utmTerm, utmContent string
 	browser, os, device                                    string
+	first, entry, exit                                     order // entry and exit are zero while the visit has no pageview
 }
 
 // sessionColumns of the sessions table, in the order visit.row fills them.
 const sessionColumns = `site_id, session_id, sign, visitor, start, finish, duration, pageviews,
 	events, interactions, is_bounce, entry_page, exit_page, referrer, source, channel,
-	utm_source, utm_medium, utm_campaign, utm_term, utm_content, browser, os, device`
+	utm_source, utm_medium, utm_campaign, utm_term, utm_content, browser, os, device,
+	first_ts, first_id, entry_ts, entry_id, exit_ts, exit_id`
 
 func (v visit) row(sign int8) []any {
 	return []any{v.site, v.session, sign, v.visitor, v.start, v.finish, v.duration, v.pageviews,
 		v.events, v.interactions, v.bounce, v.entryPage, v.exitPage, v.referrer, v.source, v.channel,
-		v.utmSource, v.utmMedium, v.utmCampaign, v.utmTerm, v.utmContent, v.browser, v.os, v.device}
+		v.utmSource, v.utmMedium, v.utmCampaign, v.utmTerm, v.utmContent, v.browser, v.os, v.device,
+		v.first.ts, v.first.id, v.entry.ts, v.entry.id, v.exit.ts, v.exit.id}
 }
 
 // visits keeps the sessions table. For every visit a batch touches it
-// reads, before the batch's events are inserted, what the events table
-// already holds of it, folds the batch's fresh events (those the table
-// does not hold) into that, and where the visit changed it writes the old
-// row with sign -1 and the new one with sign +1 (a CollapsingMergeTree
-// folds the pair; the rollup over it nets them out). The new row is
-// therefore a function of the events table and the batch together, which
-// is the table after the insert: a batch written twice (a retry, a
-// redelivery after a crash, a replay) writes the same rows, or none, and
-// a visit whose events went in while its row did not (a loader killed
-// between the two inserts) is put right by the retry. No visit counts
-// twice, and the batch's own events are never read back.
+// works out, before the batch's events are inserted, the row the visit
+// has once they are: its stored row folded with the batch's fresh events
+// (those the events table does not hold), by the order keys the row
+// keeps. Where the visit changed it writes, once the events are in, the
+// old row with sign -1 and the new one with sign +1 (a CollapsingMergeTree
+// folds the pair; the rollup over it nets them out).
+//
+// Why that is the row the old way gave, reading back every stored event
+// of the visit (a day of the site's events scanned a batch): a visits
+// write follows the insert of its events and is never made without it (a
+// failed insert writes no visit; there is nothing to take back), so a row
+// never counts an event the events table does not hold; fresh events
+// are new ids, and the fold does not depend on the order events come in
+// (counts add, start and finish are a min and a max, the first event,
+// entry and exit are the least or greatest by (ts, id), a total order,
+// and the fields taken from them change only with them), so folding them
+// into a row that counts the visit's stored events gives what ClickHouse
+// aggregates over them all. A row counts every
+// stored event of its visit unless a loader died, or its visits write
+// failed, after an events insert: then those events come again (their
+// offsets were not committed; a client resend or a replay brings them
+// too), and the batch that brings one finds it stored. That visit, and a
+// row written before sessions kept the order keys (first zero), is read
+// back from the events table as before, which does not depend on the
+// stored row: it puts right whatever the row lacked, including events
+// another topic's partition of the same visitor folded into the lagging
+// row meanwhile (that row still counted only stored events, and its
+// change netted out). Both ways a batch written twice (a retry, a
+// redelivery, a replay) writes the same rows or none, and no visit
+// counts twice. A visit longer than the lookback is the exception either
+// way: neither reads its row or its events from before it.
 type visits struct {
 	lookback time.Duration
+	reread   atomic.Uint64 // visits whose events were read back: tests check the common path reads none
 }
 
 type visitKey struct{ site, session string }
@@ -88,17 +115,56 @@ func (vs *visits) touched(events []*event.Event) touched {
 
 func inVisit(e *event.Event) bool { return !e.Bot && e.SessionID != "" }
 
-// stored reads the rows the sessions table holds for the touched visits.
-// It does not read the events table, so it may run while the batch's
-// events are inserted.
+// stored reads the rows the sessions table holds for the touched visits,
+// the rows their changes start from.
 func (t touched) stored(ctx context.Context, conn driver.Conn) (map[visitKey]visit, error) {
 	return each(ctx, conn, t, stored)
 }
 
-// tallies reads what the events table holds of the touched visits. Read
-// before the batch's events are inserted, it is what they fold into.
-func (t touched) tallies(ctx context.Context, conn driver.Conn) (map[visitKey]tally, error) {
-	return each(ctx, conn, t, tallies)
+// only is t narrowed to the visits of keys.
+func (t touched) only(keys map[visitKey]bool) touched {
+	n := touched{sessions: map[string][]string{}, since: t.since}
+	for k := range keys {
+		n.sessions[k.site] = append(n.sessions[k.site], k.session)
+	}
+	return n
+}
+
+// after returns the rows of the touched visits once events[i], i in
+// fresh, are in the events table, given their stored rows. Read before
+// those events are inserted: a visit read back from the events table
+// must not count them yet.
+func (vs *visits) after(ctx context.Context, conn driver.Conn, t touched, stored map[visitKey]visit,
+	events []*event.Event, fresh []int) (map[visitKey]visit, error) {
+	isFresh := make([]bool, len(events))
+	for _, i := range fresh {
+		isFresh[i] = true
+	}
+	reread := map[visitKey]bool{}
+	for i, e := range events {
+		if inVisit(e) && !isFresh[i] { // stored already: its row may not count it
+			reread[visitKey{e.SiteID, e.SessionID}] = true
+		}
+	}
+	now := make(map[visitKey]visit, len(stored))
+	for k, v := range stored {
+		switch {
+		case v.first.zero(): // written before the order keys were kept
+			reread[k] = true
+		case !reread[k]:
+			now[k] = v
+		}
+	}
+	if len(reread) > 0 {
+		read, err := each(ctx, conn, t.only(reread), tallies)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(now, read)
+		vs.reread.Add(uint64(len(reread)))
+	}
+	fold(now, events, fresh)
+	return now, nil
 }
 
 // change is a visit whose row the batch changes.
@@ -110,10 +176,9 @@ type change struct {
 type changeSet []change
 
 // changes are the visits of now whose rows differ from old's.
-func changes(old map[visitKey]visit, now map[visitKey]tally) changeSet {
+func changes(old, now map[visitKey]visit) changeSet {
 	var out changeSet
-	for k, t := range now {
-		v := t.visit()
+	for k, v := range now {
 		o, had := old[k]
 		if had && o == v {
 			continue
@@ -135,35 +200,41 @@ func (cs changeSet) rows() [][]any {
 	return rows
 }
 
-// undo takes the changes back.
-func (cs changeSet) undo() [][]any {
-	rows := make([][]any, 0, 2*len(cs))
-	for _, c := range cs {
-		rows = append(rows, c.now.row(-1))
-		if c.had {
-			rows = append(rows, c.old.row(1))
-		}
-	}
-	return rows
-}
-
 // writeVisits inserts rows into sessions.
 func writeVisits(ctx context.Context, conn driver.Conn, rows [][]any) error {
+	b, err := prepareVisits(ctx, conn, rows)
+	if err != nil {
+		return err
+	}
+	return sendVisits(b, len(rows))
+}
+
+// prepareVisits hands rows to the driver as an insert into sessions, not
+// sent yet: nil when there are none.
+func prepareVisits(ctx context.Context, conn driver.Conn, rows [][]any) (driver.Batch, error) {
 	if len(rows) == 0 {
-		return nil
+		return nil, nil
 	}
 	b, err := conn.PrepareBatch(ctx, "INSERT INTO sessions ("+sessionColumns+")")
 	if err != nil {
-		return fmt.Errorf("prepare insert into sessions: %w", err)
+		return nil, fmt.Errorf("prepare insert into sessions: %w", err)
 	}
 	for _, r := range rows {
 		if err := b.Append(r...); err != nil {
 			_ = b.Abort()
-			return fmt.Errorf("append visit: %w", err)
+			return nil, fmt.Errorf("append visit: %w", err)
 		}
 	}
+	return b, nil
+}
+
+// sendVisits sends b, prepared by prepareVisits with n rows.
+func sendVisits(b driver.Batch, n int) error {
+	if b == nil {
+		return nil
+	}
 	if err := b.Send(); err != nil {
-		return fmt.Errorf("insert %d rows into sessions: %w", len(rows), err)
+		return fmt.Errorf("insert %d rows into sessions: %w", n, err)
 	}
 	return nil
 }
@@ -206,7 +277,8 @@ func scanVisits(rows driver.Rows) (map[visitKey]visit, error) {
 		var sign int8
 		if err := rows.Scan(&v.site, &v.session, &sign, &v.visitor, &v.start, &v.finish, &v.duration, &v.pageviews,
 			&v.events, &v.interactions, &v.bounce, &v.entryPage, &v.exitPage, &v.referrer, &v.source, &v.channel,
-			&v.utmSource, &v.utmMedium, &v.utmCampaign, &v.utmTerm, &v.utmContent, &v.browser, &v.os, &v.device); err != nil {
+			&v.utmSource, &v.utmMedium, &v.utmCampaign, &v.utmTerm, &v.utmContent, &v.browser, &v.os, &v.device,
+			&v.first.ts, &v.first.id, &v.entry.ts, &v.entry.id, &v.exit.ts, &v.exit.id); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read visits: %w", err)
 		}

@@ -3,12 +3,13 @@
 -- Exactness: the loader inserts an event id into `events` only if it is not
 -- there yet (it asks before each insert), so the materialized views below
 -- see every event once, whatever resends, redeliveries and replays bring.
--- `sessions` is kept by the loader too: for each batch it recomputes the
--- batch's visits as `events` will hold them (what `events` held before the
--- insert, folded with the batch's new events) and, where a visit changed,
--- writes the old row with sign -1 and the new one with sign +1. A function
--- of `events`, so a retried batch writes the same rows again and nothing
--- counts twice.
+-- `sessions` is kept by the loader too: for each batch it computes the
+-- batch's visits as `events` will hold them (the stored row folded with the
+-- batch's new events by the order keys 0004 adds; what `events` held
+-- before the insert, read back, for a visit with an event already stored)
+-- and, once the events are in, where a visit changed, writes the old row
+-- with sign -1 and the new one with sign +1. A function of `events`, so a
+-- retried batch writes the same rows again and nothing counts twice.
 -- Bots are left out of all of it. Unique visitors are ClickHouse's uniq
 -- states, as Plausible counts them: exact up to 65,536 visitors in a
 -- figure, within about 1 % above; exact unique states over a month of a
