@@ -96,3 +96,93 @@ test('a search in the demo shop becomes a deal on its homepage and rows in Click
     form_action, click_href, click_text, arrayStringConcat(props.value, ' ')), '${email}') > 0`);
   assert.equal(Number(leaks[0].n), 0, 'the e-mail address typed never reaches ClickHouse');
 });
+
+test('an open homepage\'s deals follow a search made in another tab, without a reload', async (t) => {
+  assert.ok(env.collector, 'FOOTFALL_E2E_COLLECTOR is not set: this test needs the whole pipeline running; run it via `make test` (which starts the services and sets FOOTFALL_E2E_*)');
+  const browser = await launch({ userAgent: DESKTOP_CHROME });
+  t.after(() => browser.close());
+  // A fresh context is a new visitor; its tabs share localStorage, so one
+  // anonymous id.
+  const context = await browser.newContext();
+  const home = await context.newPage();
+
+  // What the homepage tab does: console errors, uncaught exceptions, its
+  // navigations and its calls to the promotions API.
+  const errors = [];
+  const missing = new Set();
+  home.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    // Two 404s are not the page's errors: the favicon the browser asks for
+    // by itself, and the images the seeded promotions name
+    // (/demo/img/*.svg), which the demo does not serve and the page drops
+    // (img.onerror). Chromium logs both; nothing else is let through.
+    const { pathname } = new URL(m.location().url || 'about:blank');
+    if (/^Failed to load resource/.test(m.text()) && (pathname === '/favicon.ico' || pathname.startsWith('/demo/img/'))) {
+      missing.add(pathname);
+      return;
+    }
+    errors.push(`console.error: ${m.text()} (${m.location().url})`);
+  });
+  home.on('pageerror', (err) => errors.push(`uncaught: ${err.message}`));
+  let navigations = 0;
+  home.on('framenavigated', (f) => f === home.mainFrame() && navigations++);
+  const lookups = [];
+  const streams = [];
+  home.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname === '/v1/promotions') lookups.push(r.url());
+    else if (u.pathname === '/v1/promotions/stream') streams.push(r.url());
+  });
+
+  await home.goto(`${env.collector}/demo/index.html`);
+  await home.waitForFunction(() => window.footfall && window.footfall.anonymousId, null, { timeout: 10000 });
+  const anon = await home.evaluate(() => window.footfall.anonymousId());
+  t.diagnostic(`anonymous id ${anon}`);
+
+  // The first answer: a new visitor has searched nothing, so the site's
+  // defaults.
+  await home.locator('#deals [data-promotion-id]').first().waitFor({ timeout: 10000 });
+  const before = await home.$$eval('#deals [data-promotion-id]', (as) => as.map((a) => ({ id: a.dataset.promotionId, text: a.textContent })));
+  t.diagnostic(`first deals: ${before.map((d) => d.id).join(', ')}`);
+  assert.ok(before.length > 0 && before.every((d) => !/humidifier/i.test(d.text)), `first deals ${JSON.stringify(before)}`);
+  // The page follows its deals once the first answer is shown; wait until
+  // the stream is open, so that the search below is not missed.
+  await poll('the deals stream is requested', 10000, 50, async (seen) => (seen(streams.length), streams.length > 0));
+  assert.ok(streams.every((u) => u.includes(`user=${encodeURIComponent(anon)}`)), `streams ${JSON.stringify(streams)}`);
+
+  // A marker that only this very document carries: a reload or a
+  // navigation would lose it.
+  const marker = `live-${anon.slice(0, 8)}-${Date.now()}`;
+  await home.evaluate((m) => { window.__footfallE2EMarker = m; }, marker);
+  const navigationsBefore = navigations;
+  const lookupsBefore = lookups.length;
+
+  // The same visitor searches from a second tab of the same browser.
+  const other = await context.newPage();
+  const searched = Date.now();
+  await other.goto(`${env.collector}/demo/search.html?q=humidifier`);
+  await other.waitForFunction(() => window.footfall && window.footfall.anonymousId, null, { timeout: 10000 });
+  assert.equal(await other.evaluate(() => window.footfall.anonymousId()), anon, 'the second tab is the same visitor');
+  await home.bringToFront();
+
+  const top = await poll('a humidifier deal first in the open homepage', 15000, 50, async (seen) => {
+    const first = await home.$eval('#deals [data-promotion-id]', (a) => ({ id: a.dataset.promotionId, text: a.textContent })).catch(() => null);
+    seen(first);
+    return first && /humidifier/i.test(first.text) && first;
+  });
+  const latency = Date.now() - searched;
+  console.log(`search-to-open-homepage latency: ${latency} ms`);
+  t.diagnostic(`live top deal: ${top.id} (${top.text})`);
+
+  // It came by the stream: the same document, no navigation, no second lookup.
+  assert.equal(await home.evaluate(() => window.__footfallE2EMarker), marker, 'the homepage tab was reloaded or navigated');
+  assert.equal(navigations, navigationsBefore, 'the homepage tab navigated');
+  assert.match(home.url(), /\/demo\/(index\.html)?$/);
+  assert.equal(lookups.length, lookupsBefore, `the homepage looked its deals up again: ${JSON.stringify(lookups)}`);
+  // And the API agrees with what the page shows.
+  const res = await fetch(`${env.promotions}/v1/promotions?site=demo&user=${encodeURIComponent(anon)}`);
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).promotions?.[0]?.id, top.id);
+  if (missing.size) t.diagnostic(`404s not counted as errors: ${[...missing].join(', ')}`);
+  assert.deepEqual(errors, [], 'the homepage tab logged errors');
+});
