@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,25 +13,36 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/footfall/footfall/enricher"
+	"github.com/footfall/footfall/internal/clickhouse"
 	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/kafka"
 	"github.com/footfall/footfall/internal/postgres"
+	"github.com/footfall/footfall/loader"
 )
 
 // replayCommand rebuilds state from Kafka history (docs/promotions.md,
-// "Replay"). Only the enricher's promotions can be rebuilt so far.
-var replayCommand = command{"replay", "rebuild state from Kafka history while the services run: --rebuild promotions", setupReplay}
+// "Replay"), or ClickHouse's days (docs/operations.md, "Rebuilding
+// ClickHouse").
+var replayCommand = command{"replay", "rebuild state from Kafka history while the services run: --rebuild promotions, or --rebuild clickhouse --from DAY --to DAY", setupReplay}
 
 func setupReplay(fs *flag.FlagSet) func(context.Context, *slog.Logger) error {
-	kc, pg, ec := kafka.DefaultConfig(), postgres.DefaultConfig(), enricher.DefaultConfig()
+	kc, pg, ec, cc := kafka.DefaultConfig(), postgres.DefaultConfig(), enricher.DefaultConfig(), clickhouse.DefaultConfig()
 	kc.RegisterFlags(fs)
 	pg.RegisterFlags(fs)
 	ec.RegisterFlags(fs)
-	rebuild := fs.String("rebuild", "", "what to rebuild: promotions (user_promotions, from the enricher's topics, under the rules as they are now)")
+	cc.RegisterFlags(fs)
+	rebuild := fs.String("rebuild", "", "what to rebuild: promotions (user_promotions, from the enricher's topics, under the rules as they are now), or clickhouse (raw events, visits and rollups of the UTC days --from to --to)")
 	fresh := fs.Bool("replay-fresh", false, "discard an interrupted replay's shadow tables and offsets and start from the oldest record, instead of resuming")
+	from := fs.String("from", "", "with --rebuild clickhouse: the first UTC day rebuilt, YYYY-MM-DD")
+	to := fs.String("to", "", "with --rebuild clickhouse: the UTC day after the last one rebuilt, YYYY-MM-DD")
+	force := fs.Bool("force", false, "with --rebuild clickhouse: allow a range that reaches into yesterday or today, where the live loader still writes")
 	return func(ctx context.Context, log *slog.Logger) error {
-		if *rebuild != "promotions" {
-			return config.Invalid("rebuild", fmt.Sprintf("%q", *rebuild), "promotions (rebuilding ClickHouse is not implemented yet)")
+		switch *rebuild {
+		case "promotions":
+		case "clickhouse":
+			return rebuildClickHouse(ctx, log, kc, cc, *from, *to, *force)
+		default:
+			return config.Invalid("rebuild", fmt.Sprintf("%q", *rebuild), "promotions or clickhouse")
 		}
 		for _, validate := range []func() error{kc.Validate, pg.Validate, ec.Validate} {
 			if err := validate(); err != nil {
@@ -55,6 +67,44 @@ func setupReplay(fs *flag.FlagSet) func(context.Context, *slog.Logger) error {
 			res.Events, res.Elapsed.Seconds(), rate(res.Events, res.Elapsed), res.Swaps)
 		return err
 	}
+}
+
+// rebuildClickHouse runs loader.Rebuild over the days [from, to).
+func rebuildClickHouse(ctx context.Context, log *slog.Logger, kc kafka.Config, cc clickhouse.Config, from, to string, force bool) error {
+	r := loader.RebuildRange{Force: force}
+	for _, d := range []struct {
+		flag, value string
+		into        *time.Time
+	}{{"from", from, &r.From}, {"to", to, &r.To}} {
+		t, err := time.Parse(time.DateOnly, d.value)
+		if err != nil {
+			return config.Invalid(d.flag, fmt.Sprintf("%q", d.value), "a UTC day, YYYY-MM-DD")
+		}
+		*d.into = t
+	}
+	for _, validate := range []func() error{kc.Validate, cc.Validate, func() error { return r.Validate(time.Now()) }} {
+		if err := validate(); err != nil {
+			return err
+		}
+	}
+	client := clickhouse.NewClient(cc, cc.Database)
+	bar := newReplayBar(os.Stderr)
+	res, err := loader.Rebuild(ctx, r, loader.RebuildDeps{
+		Kafka: kc, Client: client, Log: log,
+		Progress: func(p loader.RebuildProgress) {
+			bar.update(enricher.ReplayProgress{Done: p.Done, Total: p.Total})
+		},
+	})
+	if cerr := client.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close clickhouse: %w", cerr))
+	}
+	if err != nil {
+		return err
+	}
+	bar.finish()
+	_, err = fmt.Fprintf(os.Stdout, "rebuilt %d events in %.1f s: %.0f events/s (%d records read, %d events of the day either side rechecked, %d skipped)\n",
+		res.Events, res.Elapsed.Seconds(), rate(res.Events, res.Elapsed), res.Read, res.Context, res.Skipped)
+	return err
 }
 
 // replayBar draws a replay's progress: events, events/s and time left.
