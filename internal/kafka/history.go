@@ -20,39 +20,28 @@ var ErrHistoryGone = errors.New("kafka no longer holds that history")
 // (oldest offset above 0) may have reached past t is ErrHistoryGone, since
 // what it held before its oldest record cannot be read any more.
 func (in *Inspector) SpansSince(t time.Time, topics ...string) ([]Span, error) {
-	var out []Span
-	for _, topic := range topics {
-		if err := in.client.RefreshMetadata(topic); err != nil {
-			return nil, fmt.Errorf("metadata of %s: %w", topic, err)
-		}
-		parts, err := in.client.Partitions(topic)
-		if err != nil {
-			return nil, fmt.Errorf("partitions of %s: %w", topic, err)
-		}
-		for _, p := range parts {
-			newest, err := in.client.GetOffset(topic, p, sarama.OffsetNewest)
-			if err != nil {
-				return nil, fmt.Errorf("newest offset of %s/%d: %w", topic, p, err)
-			}
-			oldest, err := in.client.GetOffset(topic, p, sarama.OffsetOldest)
-			if err != nil {
-				return nil, fmt.Errorf("oldest offset of %s/%d: %w", topic, p, err)
-			}
-			at, err := in.client.GetOffset(topic, p, t.UnixMilli())
-			if err != nil {
-				return nil, fmt.Errorf("offset of %s/%d at %s: %w", topic, p, t.UTC().Format(time.RFC3339), err)
-			}
-			if at < 0 || at > newest { // no record at or after t
-				at = newest
-			}
-			if at == oldest && oldest > 0 {
-				return nil, fmt.Errorf("%s/%d from %s: its oldest record (offset %d) is not older: %w",
-					topic, p, t.UTC().Format(time.RFC3339), oldest, ErrHistoryGone)
-			}
-			out = append(out, Span{Topic: topic, Partition: p, Oldest: at, Newest: newest})
-		}
+	if err := in.client.RefreshMetadata(topics...); err != nil {
+		return nil, fmt.Errorf("metadata of %v: %w", topics, err)
 	}
-	return out, nil
+	spans, err := in.Spans(topics...)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range spans {
+		at, err := in.client.GetOffset(s.Topic, s.Partition, t.UnixMilli())
+		if err != nil {
+			return nil, fmt.Errorf("offset of %s/%d at %s: %w", s.Topic, s.Partition, t.UTC().Format(time.RFC3339), err)
+		}
+		if at < 0 || at > s.Newest { // no record at or after t
+			at = s.Newest
+		}
+		if at == s.Oldest && s.Oldest > 0 {
+			return nil, fmt.Errorf("%s/%d from %s: its oldest record (offset %d) is not older: %w",
+				s.Topic, s.Partition, t.UTC().Format(time.RFC3339), s.Oldest, ErrHistoryGone)
+		}
+		spans[i].Oldest = at
+	}
+	return spans, nil
 }
 
 // Newest returns spans with Newest set to each partition's newest offset
