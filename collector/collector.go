@@ -37,6 +37,7 @@ type Collector struct {
 	engine  *gin.Engine
 	agents  *useragent.Cache // parsed User-Agent headers, recent ones remembered
 	limiter *rateLimiter     // per address and per site (ratelimit.go)
+	logs    *logMetrics      // POST /v1/logs (logs.go)
 }
 
 // New builds a Collector; Run serves it.
@@ -45,6 +46,7 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		return nil, err
 	}
 	c := &Collector{cfg: cfg, deps: deps, m: newMetrics(deps.Ops.Registry()), refused: newRefusals(deps.Ops.Registry())}
+	c.logs = newLogMetrics(deps.Ops.Registry())
 	c.agents = useragent.NewCache(useragent.DefaultCacheSize)
 	c.limiter = newRateLimiter(cfg.Rate, cfg.MaxEvents, deps.Ops.Registry())
 	gin.SetMode(gin.ReleaseMode)
@@ -63,6 +65,8 @@ func New(cfg Config, deps Deps) (*Collector, error) {
 		batch.POST("/"+string(kind), c.serveSegmentCall(kind))
 		batch.OPTIONS("/"+string(kind), func(ctx *gin.Context) { ctx.Status(http.StatusNoContent) })
 	}
+	// OTLP/HTTP JSON logs and JSON lines, server keys only (logs.go).
+	e.POST("/v1/logs", c.limitIP, c.serveLogs)
 	e.GET("/footfall.js", c.serveBeacon)
 	if cfg.DemoSite != "" && deps.Demo != nil {
 		files := http.StripPrefix("/demo", http.FileServerFS(deps.Demo))

@@ -78,6 +78,9 @@ func (e *RowError) Unwrap() error { return e.Err }
 type Deps struct {
 	Kafka kafka.Config
 	Sink  Sink
+	// Logs, when set, is where the logs topic goes; without it the
+	// loader does not read that topic.
+	Logs LogSink
 	// DeadLetters publishes the records that can never load.
 	DeadLetters kafka.Publisher
 	Ops         *server.Ops
@@ -88,11 +91,14 @@ type Deps struct {
 
 // Loader is a consumer-group member feeding a Sink.
 type Loader struct {
-	cfg   Config
-	sink  Sink
-	log   *slog.Logger
-	group *kafka.Group
-	m     *metrics
+	cfg  Config
+	sink Sink
+	logs LogSink
+	// logsTopic is the topic whose records go to logs.
+	logsTopic string
+	log       *slog.Logger
+	group     *kafka.Group
+	m         *metrics
 }
 
 // New builds a Loader reading every event topic under the Kafka prefix.
@@ -100,9 +106,14 @@ func New(cfg Config, d Deps) (*Loader, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	l := &Loader{cfg: cfg, sink: d.Sink, log: d.Log, m: newMetrics(d.Ops.Registry())}
+	l := &Loader{cfg: cfg, sink: d.Sink, logs: d.Logs, log: d.Log, m: newMetrics(d.Ops.Registry())}
+	topics := event.EventTopics(d.Kafka.TopicPrefix)
+	if l.logs != nil {
+		l.logsTopic = event.LogsTopic(d.Kafka.TopicPrefix)
+		topics = append(topics, l.logsTopic)
+	}
 	g, err := kafka.NewGroup(d.Kafka, kafka.GroupConfig{
-		Group: cfg.Group, Topics: event.EventTopics(d.Kafka.TopicPrefix), Batch: cfg.Batch,
+		Group: cfg.Group, Topics: topics, Batch: cfg.Batch,
 		DeadLetterTopic: event.DeadTopic(d.Kafka.TopicPrefix), Grace: d.Grace,
 	}, l, d.DeadLetters, d.Log, d.Ops.Registry())
 	if err != nil {
@@ -146,10 +157,29 @@ func (l *Loader) retain(ctx context.Context, r retainer) {
 	}
 }
 
-// HandleBatch decodes, deduplicates by id within the batch and writes. A
+// HandleBatch routes a batch by topic: log records to the log sink
+// (logs.go), events to handleEvents. Events go first: a retry of the batch
+// after the logs failed writes no event twice.
+func (l *Loader) HandleBatch(ctx context.Context, recs []kafka.Record) error {
+	if l.logs == nil {
+		return l.handleEvents(ctx, recs)
+	}
+	logs, events, logsAt, eventsAt := split(recs, l.logsTopic)
+	if len(logs) == 0 {
+		return l.handleEvents(ctx, recs)
+	}
+	if len(events) > 0 {
+		if err := l.handleEvents(ctx, events); err != nil {
+			return reindex(err, eventsAt)
+		}
+	}
+	return reindex(l.handleLogs(ctx, logs), logsAt)
+}
+
+// handleEvents decodes, deduplicates by id within the batch and writes. A
 // record that is not an event, or a row the sink can never write, is
 // handed back to the group by index to be dead-lettered.
-func (l *Loader) HandleBatch(ctx context.Context, recs []kafka.Record) error {
+func (l *Loader) handleEvents(ctx context.Context, recs []kafka.Record) error {
 	decoded, err := decode(recs)
 	if err != nil {
 		return err
@@ -231,8 +261,9 @@ func decodeRange(recs []kafka.Record, out []event.Event, lo, hi int) error {
 var _ kafka.BatchHandler = (*Loader)(nil)
 
 type metrics struct {
-	loaded  prometheus.Counter
-	skipped *prometheus.CounterVec
+	loaded     prometheus.Counter
+	logsLoaded prometheus.Counter
+	skipped    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -240,10 +271,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		loaded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "footfall_loader_events_loaded_total", Help: "Events written to ClickHouse.",
 		}),
+		logsLoaded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "footfall_loader_log_records_loaded_total", Help: "Log records written to ClickHouse.",
+		}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "footfall_loader_messages_skipped_total", Help: "Messages not written, by reason.",
 		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.loaded, m.skipped)
+	reg.MustRegister(m.loaded, m.logsLoaded, m.skipped)
 	return m
 }

@@ -10,7 +10,7 @@ import (
 func Module() app.Module {
 	return app.Module{
 		Name:    "loader",
-		Summary: "consumer group: every event into ClickHouse",
+		Summary: "consumer group: every event and log record into ClickHouse",
 		Port:    8083,
 		Needs:   []app.Need{app.Kafka, app.ClickHouse},
 		Setup: func(fs *flag.FlagSet) app.Builder {
@@ -25,7 +25,8 @@ func Module() app.Module {
 				if err != nil {
 					return nil, err
 				}
-				return New(cfg, Deps{Kafka: d.Kafka, Sink: NewClickHouse(client), DeadLetters: pub, Ops: d.Ops, Log: d.Log, Grace: d.Grace})
+				sink := NewClickHouse(client)
+				return New(cfg, Deps{Kafka: d.Kafka, Sink: sink, Logs: sink, DeadLetters: pub, Ops: d.Ops, Log: d.Log, Grace: d.Grace})
 			}
 		},
 	}

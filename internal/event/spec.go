@@ -100,6 +100,10 @@ func InvalidTopic(prefix string) string { return topic(prefix, "invalid") }
 // PromotionUpdatesTopic carries the enricher's changes to user promotions.
 func PromotionUpdatesTopic(prefix string) string { return topic(prefix, "promotion_updates") }
 
+// LogsTopic carries log records (OTLP or JSON lines from /v1/logs), one
+// JSON record each in the format of docs/logs.md.
+func LogsTopic(prefix string) string { return topic(prefix, "logs") }
+
 // DeadTopic receives the records a consumer could not process, with the
 // reason in their headers.
 func DeadTopic(prefix string) string { return topic(prefix, "dead") }
@@ -117,5 +121,5 @@ func EventTopics(prefix string) []string {
 
 // AllTopics lists every topic Footfall uses under prefix.
 func AllTopics(prefix string) []string {
-	return append(EventTopics(prefix), InvalidTopic(prefix), PromotionUpdatesTopic(prefix), DeadTopic(prefix))
+	return append(EventTopics(prefix), InvalidTopic(prefix), PromotionUpdatesTopic(prefix), DeadTopic(prefix), LogsTopic(prefix))
 }
