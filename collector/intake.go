@@ -300,7 +300,9 @@ func (c *Collector) fail(ctx *gin.Context, status int, reason event.Reason, deta
 	c.answer(ctx, status, batchResponse{Error: reason, Detail: detail})
 }
 
-func (c *Collector) answer(ctx *gin.Context, status int, body batchResponse) {
+// answer counts a request by its status and writes its JSON answer: a
+// batchResponse here, Segment's or OTLP's shape on their routes.
+func (c *Collector) answer(ctx *gin.Context, status int, body any) {
 	c.m.requests.WithLabelValues(strconv.Itoa(status)).Inc()
 	ctx.JSON(status, body)
 }

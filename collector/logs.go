@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -161,7 +160,7 @@ func (c *Collector) storeLogs(ctx *gin.Context, site string, recs []logInput, no
 		resp.PartialSuccess.ErrorMessage = fmt.Sprintf("%d of %d log records rejected; the first, record %d: %s: %s",
 			len(rejected), len(recs), rejected[0].Index, rejected[0].Reason, rejected[0].Detail)
 	}
-	c.answerLogs(ctx, http.StatusOK, resp)
+	c.answer(ctx, http.StatusOK, resp)
 }
 
 // logSource admits a server key only, as the HTTP Basic user name.
@@ -180,10 +179,5 @@ func (c *Collector) logSource(ctx *gin.Context) (source, bool) {
 
 func (c *Collector) failLogs(ctx *gin.Context, status int, reason event.Reason, detail string) {
 	c.logs.rejected.WithLabelValues(string(reason)).Inc()
-	c.answerLogs(ctx, status, logsResponse{Error: reason, Detail: detail})
-}
-
-func (c *Collector) answerLogs(ctx *gin.Context, status int, body logsResponse) {
-	c.m.requests.WithLabelValues(strconv.Itoa(status)).Inc()
-	ctx.JSON(status, body)
+	c.answer(ctx, status, logsResponse{Error: reason, Detail: detail})
 }

@@ -100,7 +100,7 @@ func TestLogsOTLPJSON(t *testing.T) {
 	if keys[0] != "shop:checkout" {
 		t.Errorf("key %q, want shop:checkout", keys[0])
 	}
-	if n := logCount(t, c, "footfall_collector_log_records_accepted_total", ""); n != 2 {
+	if n := counter(t, c, "footfall_collector_log_records_accepted_total", ""); n != 2 {
 		t.Errorf("accepted counter %v, want 2", n)
 	}
 }
@@ -169,7 +169,7 @@ func TestLogsBadInput(t *testing.T) {
 			if code != tc.status || lr.Error != tc.reason || lr.Detail == "" || p.count() != 0 {
 				t.Errorf("answer %d %+v, want %d %s; %d records published", code, lr, tc.status, tc.reason, p.count())
 			}
-			if n := logCount(t, c, "footfall_collector_log_records_rejected_total", tc.reason); n != 1 {
+			if n := counter(t, c, "footfall_collector_log_records_rejected_total", tc.reason); n != 1 {
 				t.Errorf("rejected{reason=%s} = %v, want 1", tc.reason, n)
 			}
 		})
@@ -201,7 +201,7 @@ func TestLogsOneBadRecord(t *testing.T) {
 		if len(recs) != 2 || recs[0].Body != "one" || recs[1].Body != "four" {
 			t.Errorf("stored %+v", recs)
 		}
-		if n := logCount(t, c, "footfall_collector_log_records_rejected_total", event.ReasonInvalidField); n != 2 {
+		if n := counter(t, c, "footfall_collector_log_records_rejected_total", event.ReasonInvalidField); n != 2 {
 			t.Errorf("rejected{reason=invalid_field_type} = %v, want 2", n)
 		}
 	})
@@ -239,9 +239,9 @@ func TestLogsAnswerIsOTLP(t *testing.T) {
 	}
 }
 
-// logCount is the value of the collector's counter name, of reason when
-// reason is not "".
-func logCount(t *testing.T, c *Collector, name string, reason event.Reason) float64 {
+// counter is the value of the collector's counter name, of the series
+// with that reason label when reason is not "".
+func counter(t *testing.T, c *Collector, name string, reason event.Reason) float64 {
 	t.Helper()
 	mfs, err := c.deps.Ops.Registry().Gather()
 	if err != nil {

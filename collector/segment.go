@@ -3,7 +3,6 @@ package collector
 import (
 	"bytes"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -73,18 +72,13 @@ func (c *Collector) serveSegment(ctx *gin.Context, req *segment.Request, now tim
 		return
 	}
 	if len(b.rejected) > 0 {
-		c.answerSegment(ctx, http.StatusBadRequest, segmentResponse{Accepted: len(b.types), Rejected: b.rejected})
+		c.answer(ctx, http.StatusBadRequest, segmentResponse{Accepted: len(b.types), Rejected: b.rejected})
 		return
 	}
-	c.answerSegment(ctx, http.StatusOK, segmentResponse{Success: true})
+	c.answer(ctx, http.StatusOK, segmentResponse{Success: true})
 }
 
 func (c *Collector) failSegment(ctx *gin.Context, status int, reason event.Reason, detail string) {
 	c.m.rejected.WithLabelValues(string(reason)).Inc()
-	c.answerSegment(ctx, status, segmentResponse{Error: reason, Detail: detail})
-}
-
-func (c *Collector) answerSegment(ctx *gin.Context, status int, body segmentResponse) {
-	c.m.requests.WithLabelValues(strconv.Itoa(status)).Inc()
-	ctx.JSON(status, body)
+	c.answer(ctx, status, segmentResponse{Error: reason, Detail: detail})
 }

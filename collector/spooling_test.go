@@ -159,23 +159,7 @@ func TestBatchLargerThanTheSpoolIs503(t *testing.T) {
 // refusedCount is footfall_collector_batches_refused_total{reason}.
 func refusedCount(t *testing.T, c *Collector, reason event.Reason) float64 {
 	t.Helper()
-	mfs, err := c.deps.Ops.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "footfall_collector_batches_refused_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "reason" && l.GetValue() == string(reason) {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return counter(t, c, "footfall_collector_batches_refused_total", reason)
 }
 
 func TestSpoolingValidate(t *testing.T) {
