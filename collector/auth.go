@@ -1,15 +1,11 @@
 package collector
 
 import (
-	"crypto/subtle"
 	"fmt"
 	"net/http"
-	"sort"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/event"
 )
 
@@ -53,7 +49,7 @@ func (c *Collector) credentials(r *http.Request, bodySite string) (source, int, 
 		if site, ok := c.cfg.Sites[bodySite]; ok {
 			return source{site: site}, 0, "", ""
 		}
-		if _, ok := c.cfg.ServerKeys.siteOf(bodySite); ok {
+		if _, ok := c.cfg.ServerKeys.SiteOf(bodySite); ok {
 			return source{}, http.StatusUnauthorized, event.ReasonUnknownSite, "a server key is secret: send it as the HTTP Basic user name, never in the body"
 		}
 		return source{}, http.StatusUnauthorized, event.ReasonUnknownSite, "no site has this write key"
@@ -63,7 +59,7 @@ func (c *Collector) credentials(r *http.Request, bodySite string) (source, int, 
 		return source{}, http.StatusUnauthorized, event.ReasonBadCredentials, "Authorization must be HTTP Basic with a key as the user name and an empty password"
 	}
 	var src source
-	if site, ok := c.cfg.ServerKeys.siteOf(key); ok {
+	if site, ok := c.cfg.ServerKeys.SiteOf(key); ok {
 		src = source{site: site, server: true}
 	} else if site, ok := c.cfg.Sites[key]; ok {
 		src = source{site: site}
@@ -74,49 +70,4 @@ func (c *Collector) credentials(r *http.Request, bodySite string) (source, int, 
 		return source{}, http.StatusBadRequest, event.ReasonSiteMismatch, `the body's "site" is not the write key of the site the credentials are for`
 	}
 	return src, 0, "", ""
-}
-
-// ServerKeys maps secret server keys to site ids; a site may have several
-// (one per sending system, or an old and a new one while rotating).
-// Printing it shows the sites only.
-type ServerKeys map[string]string
-
-func (k ServerKeys) String() string {
-	parts := make([]string, 0, len(k))
-	for _, site := range k {
-		parts = append(parts, site+"=…")
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, ",")
-}
-
-// Set parses SITE_ID=KEY pairs; a site may be named more than once, a key
-// only once.
-func (k *ServerKeys) Set(v string) error {
-	out := ServerKeys{}
-	err := config.EachPair(v, "SITE_ID=KEY", func(site, key string) error {
-		if other, dup := out[key]; dup {
-			return fmt.Errorf("%q and %q: one server key given to two sites, or twice", other, site)
-		}
-		out[key] = site
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	*k = out
-	return nil
-}
-
-// siteOf returns the site of key. Every key is compared in constant time,
-// so how long the answer takes says nothing about how much of a guess was
-// right.
-func (k ServerKeys) siteOf(key string) (string, bool) {
-	site, found := "", false
-	for candidate, s := range k {
-		if subtle.ConstantTimeCompare([]byte(candidate), []byte(key)) == 1 {
-			site, found = s, true
-		}
-	}
-	return site, found
 }

@@ -20,7 +20,7 @@ type Config struct {
 	// ServerKeys maps secret server keys to site ids. A batch sent with
 	// one (as the HTTP Basic user name) may set user ids, client IPs and
 	// times; one sent with a write key may not.
-	ServerKeys ServerKeys
+	ServerKeys config.ServerKeys
 	// IdentitySecrets maps site ids to the secrets with which their
 	// servers sign user ids for identify (see event.UserHash). Only a
 	// signed identify, or a server key, links a device to a user id; a
@@ -48,7 +48,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Sites:           Sites{},
-		ServerKeys:      ServerKeys{},
+		ServerKeys:      config.ServerKeys{},
 		IdentitySecrets: config.Secrets{},
 		AllowedOrigins:  Origins{},
 		MaxBodyBytes:    512 << 10,

@@ -57,7 +57,7 @@ func newLiveCollector(t *testing.T) *liveCollector {
 	cfg := DefaultConfig()
 	cfg.Sites = Sites{liveKey: liveSite}
 	cfg.IdentitySecrets = config.Secrets{liveSite: liveIdentitySecret}
-	cfg.ServerKeys = ServerKeys{liveServerKey: liveSite}
+	cfg.ServerKeys = config.ServerKeys{liveServerKey: liveSite}
 	cfg.AllowedOrigins = Origins{liveSite: {liveOrigin}}
 	cfg.TopicPrefix = kc.TopicPrefix
 	cfg.MaxBodyBytes = 8 << 10

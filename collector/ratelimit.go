@@ -170,7 +170,7 @@ func (c *Collector) limitIP(ctx *gin.Context) {
 		return // preflights carry no events
 	}
 	if key, _, ok := ctx.Request.BasicAuth(); ok {
-		if _, server := c.cfg.ServerKeys.siteOf(key); server {
+		if _, server := c.cfg.ServerKeys.SiteOf(key); server {
 			return
 		}
 	}

@@ -26,7 +26,7 @@ func newTrustCollector(t *testing.T, p *recordingPublisher) *Collector {
 	t.Helper()
 	c := newTestCollector(t, p)
 	c.cfg.Sites = Sites{writeKey: "shop", otherWriteKey: "other"}
-	c.cfg.ServerKeys = ServerKeys{serverKey: "shop", otherServerKey: "other"}
+	c.cfg.ServerKeys = config.ServerKeys{serverKey: "shop", otherServerKey: "other"}
 	c.cfg.AllowedOrigins = Origins{"shop": {"https://shop.example", "https://www.shop.example"}}
 	return c
 }
@@ -262,7 +262,7 @@ func TestEventTime(t *testing.T) {
 }
 
 func TestServerKeysAndOriginsConfig(t *testing.T) {
-	var keys ServerKeys
+	var keys config.ServerKeys
 	if err := keys.Set("shop=sk_a, shop=sk_b,other=sk_c"); err != nil || len(keys) != 3 || keys["sk_b"] != "shop" {
 		t.Fatalf("Set: %v %v", err, keys)
 	}
@@ -294,11 +294,11 @@ func TestServerKeysAndOriginsConfig(t *testing.T) {
 		change func(c *Config)
 		flag   string
 	}{
-		{"a server key of an unknown site", func(c *Config) { c.ServerKeys = ServerKeys{"sk": "elsewhere"} }, "collector-server-keys"},
-		{"a write key as server key", func(c *Config) { c.ServerKeys = ServerKeys{writeKey: "shop"} }, "collector-server-keys"},
+		{"a server key of an unknown site", func(c *Config) { c.ServerKeys = config.ServerKeys{"sk": "elsewhere"} }, "collector-server-keys"},
+		{"a write key as server key", func(c *Config) { c.ServerKeys = config.ServerKeys{writeKey: "shop"} }, "collector-server-keys"},
 		{"origins of an unknown site", func(c *Config) { c.AllowedOrigins = Origins{"elsewhere": {"https://a.example"}} }, "collector-allowed-origins"},
 		{"all of them right", func(c *Config) {
-			c.ServerKeys = ServerKeys{"sk": "shop"}
+			c.ServerKeys = config.ServerKeys{"sk": "shop"}
 			c.AllowedOrigins = Origins{"shop": {"https://a.example"}}
 		}, ""},
 	}

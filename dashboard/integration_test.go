@@ -21,6 +21,7 @@ import (
 	"github.com/footfall/footfall/collector"
 	"github.com/footfall/footfall/dashboard"
 	"github.com/footfall/footfall/internal/clickhouse"
+	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
 	"github.com/footfall/footfall/internal/server"
@@ -63,7 +64,7 @@ func newPipeline(t *testing.T) *pipeline {
 	cc.Sites = collector.Sites{writeKey: site}
 	// The data set spans weeks: only a server key's events keep the time
 	// they were given.
-	cc.ServerKeys = collector.ServerKeys{serverKey: site}
+	cc.ServerKeys = config.ServerKeys{serverKey: site}
 	cc.TopicPrefix = kc.TopicPrefix
 	cops := server.NewOps()
 	c, err := collector.New(cc, collector.Deps{Publisher: producer, Ops: cops, Log: testenv.Log(t).With("component", "collector")})

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/footfall/footfall/collector"
+	ffconfig "github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/server"
 	"github.com/footfall/footfall/internal/testenv"
@@ -43,7 +44,7 @@ func (r *rig) intake() *intake {
 	r.t.Helper()
 	cfg := collector.DefaultConfig()
 	cfg.Sites = collector.Sites{idWriteKey: site}
-	cfg.ServerKeys = collector.ServerKeys{idServerKey: site}
+	cfg.ServerKeys = ffconfig.ServerKeys{idServerKey: site}
 	cfg.IdentitySecrets = map[string]string{site: idIdentitySecret}
 	cfg.TopicPrefix = r.kc.TopicPrefix
 	c, err := collector.New(cfg, collector.Deps{Publisher: r.producer, Ops: server.NewOps(), Log: testenv.Log(r.t).With("component", "collector")})

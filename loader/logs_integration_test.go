@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/footfall/footfall/collector"
+	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
 	"github.com/footfall/footfall/internal/server"
@@ -42,7 +43,7 @@ func TestLogsFromCollectorToClickHouse(t *testing.T) {
 	r := newRig(t)
 	cfg := collector.DefaultConfig()
 	cfg.Sites = collector.Sites{"wk_logs": "shop"}
-	cfg.ServerKeys = collector.ServerKeys{"sk_logs": "shop"}
+	cfg.ServerKeys = config.ServerKeys{"sk_logs": "shop"}
 	cfg.TopicPrefix = r.kc.TopicPrefix
 	c, err := collector.New(cfg, collector.Deps{Publisher: r.producer, Ops: server.NewOps(), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {

@@ -104,6 +104,14 @@ func PromotionUpdatesTopic(prefix string) string { return topic(prefix, "promoti
 // JSON record each in the format of docs/logs.md.
 func LogsTopic(prefix string) string { return topic(prefix, "logs") }
 
+// ReviewsTopic carries product reviews from POST /v1/reviews to the
+// moderator, one record each (key site:product).
+func ReviewsTopic(prefix string) string { return topic(prefix, "reviews") }
+
+// SuppressionsTopic carries forget requests: the ids whose later events
+// the collector, the loader and the enricher drop (key site:id).
+func SuppressionsTopic(prefix string) string { return topic(prefix, "suppressions") }
+
 // DeadTopic receives the records a consumer could not process, with the
 // reason in their headers.
 func DeadTopic(prefix string) string { return topic(prefix, "dead") }
@@ -121,5 +129,6 @@ func EventTopics(prefix string) []string {
 
 // AllTopics lists every topic Footfall uses under prefix.
 func AllTopics(prefix string) []string {
-	return append(EventTopics(prefix), InvalidTopic(prefix), PromotionUpdatesTopic(prefix), DeadTopic(prefix), LogsTopic(prefix))
+	return append(EventTopics(prefix), InvalidTopic(prefix), PromotionUpdatesTopic(prefix), DeadTopic(prefix), LogsTopic(prefix),
+		ReviewsTopic(prefix), SuppressionsTopic(prefix))
 }

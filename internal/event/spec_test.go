@@ -15,7 +15,7 @@ func TestEveryTypeHasItsOwnTopic(t *testing.T) {
 			t.Errorf("SpecOf(%s) = %v, %v", s.Type, got.Type, ok)
 		}
 	}
-	for _, other := range []string{InvalidTopic("ff"), PromotionUpdatesTopic("ff"), DeadTopic("ff")} {
+	for _, other := range []string{InvalidTopic("ff"), PromotionUpdatesTopic("ff"), DeadTopic("ff"), LogsTopic("ff"), ReviewsTopic("ff"), SuppressionsTopic("ff")} {
 		if !slices.Contains(all, other) {
 			t.Errorf("AllTopics lacks %s", other)
 		}
