@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/footfall/footfall/internal/event"
 )
 
@@ -22,10 +24,14 @@ var (
 	latestLog   = time.Date(2105, 12, 31, 0, 0, 0, 0, time.UTC)
 )
 
+// maxLogIDBytes bounds a sender's record id, as events' ids are bounded.
+const maxLogIDBytes = 128
+
 // logInput is one log record as sent, in either format, before it is
 // checked.
 type logInput struct {
 	bad            *event.Rejection // the record could not be decoded
+	id             string           // the sender's (JSON lines' "id"); "": one is made
 	timeNano       uint64           // 0: unknown
 	service        string
 	severityText   string
@@ -58,8 +64,14 @@ func (in *logInput) record(site string, received int64) (*event.LogRecord, *even
 	if err := checkHexID("span id", in.spanID, 8); err != nil {
 		return nil, &event.Rejection{Reason: event.ReasonInvalidField, Detail: err.Error()}
 	}
+	id := in.id
+	if id == "" {
+		id = uuid.Must(uuid.NewV7()).String()
+	} else if len(id) > maxLogIDBytes {
+		return nil, &event.Rejection{Reason: event.ReasonInvalidField, Detail: fmt.Sprintf("id is %d bytes, more than %d", len(id), maxLogIDBytes)}
+	}
 	rec := &event.LogRecord{
-		V: event.LogRecordVersion, SiteID: site, Time: ms, Service: in.service,
+		V: event.LogRecordVersion, ID: id, SiteID: site, Time: ms, Service: in.service,
 		SeverityText: in.severityText, SeverityNumber: uint8(in.severityNumber), Body: in.body, // checked: 0 to 24
 		Attributes: in.attributes, TraceID: strings.ToLower(in.traceID), SpanID: strings.ToLower(in.spanID),
 		ReceivedAt: received,
@@ -275,6 +287,7 @@ func nanos(raw json.RawMessage) (uint64, error) {
 
 // jsonLine is one line of a JSON lines body.
 type jsonLine struct {
+	ID         string                     `json:"id"`   // the sender's, to make a resend harmless
 	Time       json.RawMessage            `json:"time"` // RFC 3339, or unix ms
 	Service    string                     `json:"service"`
 	Severity   string                     `json:"severity"`
@@ -304,7 +317,7 @@ func lineInput(line []byte) logInput {
 		return logInput{bad: &event.Rejection{Reason: event.ReasonMalformedJSON, Detail: "line: " + err.Error()}}
 	}
 	in := logInput{
-		service: l.Service, severityText: l.Severity, body: flatJSON(l.Body),
+		id: l.ID, service: l.Service, severityText: l.Severity, body: flatJSON(l.Body),
 		traceID: l.TraceID, spanID: l.SpanID, attributes: make(map[string]string, len(l.Attributes)),
 	}
 	for k, v := range l.Attributes {

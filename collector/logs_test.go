@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/footfall/footfall/internal/event"
 )
 
@@ -78,8 +80,14 @@ func TestLogsOTLPJSON(t *testing.T) {
 		t.Fatalf("%d records, want 2", len(recs))
 	}
 	received := recs[0].ReceivedAt
+	// Every record gets an id of its own, for the loader to store it once.
+	for i, r := range recs {
+		if _, err := uuid.Parse(r.ID); err != nil || r.ID == recs[1-i].ID {
+			t.Errorf("record %d id %q: want a UUID of its own (%v)", i, r.ID, err)
+		}
+	}
 	want := event.LogRecord{
-		V: 1, SiteID: "shop", Time: 1764669600123, Service: "checkout",
+		V: 1, ID: recs[0].ID, SiteID: "shop", Time: 1764669600123, Service: "checkout",
 		SeverityText: "ERROR", SeverityNumber: 17, Body: "payment declined",
 		Attributes: map[string]string{"host.name": "web-2", "order.id": "42", "retry": "true"},
 		TraceID:    "5b8efff798038103d269b633813fc60c", SpanID: "eee19b7ec3c1b174", ReceivedAt: received,
@@ -90,7 +98,7 @@ func TestLogsOTLPJSON(t *testing.T) {
 	// Observed time stands in for a missing time; a number's severity
 	// text is its range's name; a body that is no string is JSON text.
 	want = event.LogRecord{
-		V: 1, SiteID: "shop", Time: 1764669601000, Service: "checkout",
+		V: 1, ID: recs[1].ID, SiteID: "shop", Time: 1764669601000, Service: "checkout",
 		SeverityText: "INFO", SeverityNumber: 9, Body: `{"a":1.5}`,
 		Attributes: map[string]string{"host.name": "web-1"}, ReceivedAt: received,
 	}
@@ -110,7 +118,7 @@ func TestLogsJSONLines(t *testing.T) {
 	c := newTrustCollector(t, p)
 	body := `{"time":"2026-12-02T10:00:00.250Z","service":"worker","severity":"warn","body":"queue slow","attributes":{"queue":"mail","depth":120},"trace_id":"5b8efff798038103d269b633813fc60c","span_id":"eee19b7ec3c1b174"}
 
-{"time":1764669600500,"service":"worker","body":{"msg":"structured"}}
+{"time":1764669600500,"service":"worker","body":{"msg":"structured"},"id":"worker-7-000123"}
 `
 	code, lr := postLogs(t, c, serverKey, "application/x-ndjson", body)
 	if code != http.StatusOK || lr.PartialSuccess == nil || lr.Accepted != 2 {
@@ -126,7 +134,10 @@ func TestLogsJSONLines(t *testing.T) {
 		r.TraceID != "5b8efff798038103d269b633813fc60c" || r.SpanID != "eee19b7ec3c1b174" || r.SiteID != "shop" {
 		t.Errorf("line 0: %+v", r)
 	}
-	if r := recs[1]; r.Time != 1764669600500 || r.Body != `{"msg":"structured"}` || r.SeverityNumber != 0 || len(r.Attributes) != 0 {
+	if _, err := uuid.Parse(r.ID); err != nil {
+		t.Errorf("line 0 id %q: want one made for it", r.ID)
+	}
+	if r := recs[1]; r.ID != "worker-7-000123" || r.Time != 1764669600500 || r.Body != `{"msg":"structured"}` || r.SeverityNumber != 0 || len(r.Attributes) != 0 {
 		t.Errorf("line 1: %+v", r)
 	}
 }
@@ -208,13 +219,15 @@ func TestLogsOneBadRecord(t *testing.T) {
 	t.Run("JSON lines", func(t *testing.T) {
 		p := &recordingPublisher{}
 		c := newTrustCollector(t, p)
-		body := "{\"body\":\"one\"}\n{not json\n{\"body\":\"three\",\"time\":\"yesterday\"}\n{\"body\":\"four\"}\n"
+		body := "{\"body\":\"one\"}\n{not json\n{\"body\":\"three\",\"time\":\"yesterday\"}\n{\"body\":\"four\"}\n" +
+			`{"body":"five","id":"` + strings.Repeat("x", 129) + "\"}\n"
 		code, lr := postLogs(t, c, serverKey, "application/x-ndjson", body)
-		if code != http.StatusOK || lr.Accepted != 2 || lr.PartialSuccess.RejectedLogRecords != 2 {
+		if code != http.StatusOK || lr.Accepted != 2 || lr.PartialSuccess.RejectedLogRecords != 3 {
 			t.Fatalf("answer %d %+v", code, lr)
 		}
-		if len(lr.Rejected) != 2 || lr.Rejected[0].Index != 1 || lr.Rejected[0].Reason != event.ReasonMalformedJSON ||
-			lr.Rejected[1].Index != 2 || lr.Rejected[1].Reason != event.ReasonInvalidField {
+		if len(lr.Rejected) != 3 || lr.Rejected[0].Index != 1 || lr.Rejected[0].Reason != event.ReasonMalformedJSON ||
+			lr.Rejected[1].Index != 2 || lr.Rejected[1].Reason != event.ReasonInvalidField ||
+			lr.Rejected[2].Index != 4 || !strings.Contains(lr.Rejected[2].Detail, "id is 129 bytes") {
 			t.Errorf("rejected %+v", lr.Rejected)
 		}
 		if recs, _ := logsOf(t, p); len(recs) != 2 || recs[0].Service != unknownService {

@@ -34,6 +34,9 @@ func DefaultConfig() Config {
 	return Config{
 		Group: "footfall-loader",
 		Batch: kafka.BatchPolicy{Count: 10000, Bytes: 16 << 20, Age: time.Second},
+		// Logs are for finding out what went wrong lately; a month is what
+		// hosted log tools keep by default. Events are kept until told.
+		Retention: Retention{LogsDays: 30},
 	}
 }
 
@@ -43,6 +46,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Batch.RegisterFlags(fs, "loader")
 	fs.IntVar(&c.Retention.RawDays, "loader-retention-days", c.Retention.RawDays, "drop raw events (whole days) and visits (whole months) older than this many days; 0 keeps them")
 	fs.IntVar(&c.Retention.RollupDays, "loader-rollup-retention-days", c.Retention.RollupDays, "drop the hourly rollups (whole months) older than this many days; 0 keeps them")
+	fs.IntVar(&c.Retention.LogsDays, "loader-logs-retention-days", c.Retention.LogsDays, "drop log records (whole days) older than this many days; 0 keeps them")
 }
 
 // Validate reports the first setting that cannot work.
@@ -54,6 +58,8 @@ func (c Config) Validate() error {
 		return config.Invalid("loader-retention-days", c.Retention.RawDays, "0 (keep) or more days")
 	case c.Retention.RollupDays < 0:
 		return config.Invalid("loader-rollup-retention-days", c.Retention.RollupDays, "0 (keep) or more days")
+	case c.Retention.LogsDays < 0:
+		return config.Invalid("loader-logs-retention-days", c.Retention.LogsDays, "0 (keep) or more days")
 	}
 	return c.Batch.Validate("loader")
 }
@@ -127,7 +133,7 @@ func New(cfg Config, d Deps) (*Loader, error) {
 // Run consumes until ctx ends and, if a retention is set and the sink
 // keeps one, drops expired partitions at start and hourly.
 func (l *Loader) Run(ctx context.Context) error {
-	if r, ok := l.sink.(retainer); ok && (l.cfg.Retention.RawDays > 0 || l.cfg.Retention.RollupDays > 0) {
+	if r, ok := l.sink.(retainer); ok && l.cfg.Retention.any() {
 		go l.retain(ctx, r)
 	}
 	return l.group.Run(ctx)

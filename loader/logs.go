@@ -1,14 +1,13 @@
 package loader
 
 import (
-	"github.com/footfall/footfall/internal/event"
-
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
 )
 

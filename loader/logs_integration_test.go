@@ -121,3 +121,46 @@ func TestLogsFromCollectorToClickHouse(t *testing.T) {
 		return n == 1, fmt.Sprintf("the bad log record is on the dead-letter topic %d times, want 1", n)
 	})
 }
+
+// TestLogsStoredOnce: a batch of log records written again (the loader
+// restarted between its insert and its offset commit) or resent by its
+// sender with the same ids adds no row; records differing only in id are
+// two rows, and so are id-less records (written before ids existed).
+func TestLogsStoredOnce(t *testing.T) {
+	r := newRig(t)
+	sink := r.sink()
+	ctx := context.Background()
+	at := time.Now().Add(-time.Hour).UnixMilli()
+	rec := func(id, site, service, body string, ms int64) *event.LogRecord {
+		return &event.LogRecord{V: 1, ID: id, SiteID: site, Time: ms, Service: service, Body: body,
+			SeverityText: "INFO", SeverityNumber: 9, Attributes: map[string]string{}, ReceivedAt: ms}
+	}
+	first := []*event.LogRecord{
+		rec("a", "shop", "api", "one", at),
+		rec("b", "shop", "api", "two", at+1500),
+		rec("c", "shop", "worker", "three", at+2000),
+		rec("a", "other", "api", "same id, other site", at),
+		rec("", "shop", "api", "no id", at),
+		rec("b", "shop", "api", "two", at+1500), // repeated within the batch
+	}
+	if err := sink.WriteLogs(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	// Delivered again, with one new record among them.
+	again := append(first[:5:5], rec("d", "shop", "api", "four", at+3000))
+	if err := sink.WriteLogs(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		Site string `ch:"site_id"`
+		ID   string `ch:"id"`
+		N    uint64 `ch:"n"`
+	}
+	if err := r.conn.Select(ctx, &rows, "SELECT site_id, id, count() AS n FROM logs GROUP BY site_id, id ORDER BY site_id, id"); err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(rows)
+	if want := "[{other a 1} {shop  2} {shop a 1} {shop b 1} {shop c 1} {shop d 1}]"; got != want {
+		t.Errorf("rows by site and id %s, want %s", got, want)
+	}
+}

@@ -16,18 +16,23 @@ import (
 type Retention struct {
 	RawDays    int // events and sessions
 	RollupDays int // events_hourly and sessions_hourly
+	LogsDays   int // logs
 }
 
-// tables and how each is partitioned.
+// any says whether some table has a retention.
+func (r Retention) any() bool { return r.RawDays > 0 || r.RollupDays > 0 || r.LogsDays > 0 }
+
+// tables, how each is partitioned, and which retention is theirs.
 var retained = []struct {
-	table  string
-	daily  bool
-	rollup bool
+	table string
+	daily bool
+	days  func(Retention) int
 }{
-	{"events", true, false},
-	{"sessions", false, false},
-	{"events_hourly", false, true},
-	{"sessions_hourly", false, true},
+	{"events", true, func(r Retention) int { return r.RawDays }},
+	{"sessions", false, func(r Retention) int { return r.RawDays }},
+	{"events_hourly", false, func(r Retention) int { return r.RollupDays }},
+	{"sessions_hourly", false, func(r Retention) int { return r.RollupDays }},
+	{"logs", true, func(r Retention) int { return r.LogsDays }},
 }
 
 // DropExpired drops the partitions that ended before the retention of
@@ -39,10 +44,7 @@ func (c *ClickHouse) DropExpired(ctx context.Context, now time.Time, r Retention
 	}
 	var dropped []string
 	for _, t := range retained {
-		days := r.RawDays
-		if t.rollup {
-			days = r.RollupDays
-		}
+		days := t.days(r)
 		if days <= 0 {
 			continue
 		}

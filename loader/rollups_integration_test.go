@@ -302,8 +302,8 @@ func TestRollupsExactWhenEventsArriveAgain(t *testing.T) {
 	sameFigures(t, conn, want)
 }
 
-// Retention drops whole days of raw events past it and keeps the rollups,
-// which have their own.
+// Retention drops whole days of raw events past it and keeps the rollups
+// and the logs, which have their own.
 func TestRetentionDropsWholeDaysOfRawEvents(t *testing.T) {
 	_, conn := testenv.ClickHouse(t)
 	sink := NewClickHouse(clickhouse.ClientOf(conn))
@@ -315,6 +315,13 @@ func TestRetentionDropsWholeDaysOfRawEvents(t *testing.T) {
 			TS: ts.UnixMilli(), ReceivedAt: ts.UnixMilli(), Page: &event.Page{Path: "/"}}
 	}
 	if err := sink.Write(ctx, []*event.Event{at(100), at(100), at(1)}); err != nil {
+		t.Fatal(err)
+	}
+	logAt := func(daysAgo int) *event.LogRecord {
+		ms := now.AddDate(0, 0, -daysAgo).UnixMilli()
+		return &event.LogRecord{V: 1, ID: testenv.UUID(), SiteID: "shop", Time: ms, Service: "api", Body: "x", Attributes: map[string]string{}, ReceivedAt: ms}
+	}
+	if err := sink.WriteLogs(ctx, []*event.LogRecord{logAt(40), logAt(10), logAt(1)}); err != nil {
 		t.Fatal(err)
 	}
 	count := func(q string) uint64 {
@@ -336,6 +343,15 @@ func TestRetentionDropsWholeDaysOfRawEvents(t *testing.T) {
 	}
 	if n := count("SELECT toUInt64(sumMerge(pageviews)) FROM events_hourly WHERE dimension = ''"); n != 3 {
 		t.Fatalf("the rollup counts %d pageviews, want all 3: it keeps its own retention", n)
+	}
+	if n := count("SELECT count() FROM logs"); n != 3 {
+		t.Fatalf("logs holds %d rows, want all 3: logs keep their own retention", n)
+	}
+	if _, err := sink.DropExpired(ctx, now, Retention{LogsDays: 30}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count("SELECT count() FROM logs"); n != 2 {
+		t.Fatalf("logs holds %d rows after a 30-day logs retention, want the 2 recent ones", n)
 	}
 	if _, err := sink.DropExpired(ctx, now, Retention{RawDays: 30, RollupDays: 30}); err != nil {
 		t.Fatal(err)

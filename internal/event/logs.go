@@ -9,6 +9,7 @@ const LogRecordVersion = 1
 // tool that reads the topic, documented in docs/logs.md.
 type LogRecord struct {
 	V              int               `json:"v"`
+	ID             string            `json:"id"` // unique per record; readers drop a repeated id (added in v1, "" before)
 	SiteID         string            `json:"site_id"`
 	Time           int64             `json:"time"` // unix ms
 	Service        string            `json:"service"`
