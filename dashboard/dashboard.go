@@ -53,6 +53,7 @@ func New(cfg Config, d Deps) (*Dashboard, error) {
 	stats.GET("/breakdown", db.endpoint("breakdown", db.breakdown))
 	stats.GET("/funnel", db.endpoint("funnel", db.funnel))
 	stats.GET("/retention", db.endpoint("retention", db.retention))
+	stats.GET("/logs", db.endpoint("logs", db.logs))
 
 	page := pageHandler(d.Page)
 	e.NoRoute(func(c *gin.Context) {

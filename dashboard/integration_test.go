@@ -142,8 +142,9 @@ func (p *pipeline) startLoader() {
 		}
 	})
 	producer := testenv.Producer(p.t, p.kc, "footfall-dashboard-dead-letters")
+	sink := loader.NewClickHouse(clickhouse.ClientOf(p.conn))
 	l, err := loader.New(cfg, loader.Deps{
-		Kafka: p.kc, Sink: loader.NewClickHouse(clickhouse.ClientOf(p.conn)), DeadLetters: producer,
+		Kafka: p.kc, Sink: sink, Logs: sink, DeadLetters: producer,
 		Ops: server.NewOps(), Log: testenv.Log(p.t).With("component", "loader"), Grace: 10 * time.Second,
 	})
 	if err != nil {

@@ -55,6 +55,11 @@ export function createClient({ site, key, base = document.baseURI }) {
     breakdown: async (query, property, metrics, limit = 9) =>
       (await get('breakdown', { ...period(query), property, metrics: metrics.join(','), limit })).results,
 
+    // logs is Footfall's logs report: the site's log records of the
+    // period by service and level, and the latest errors. Filters are
+    // about visits and do not apply.
+    logs: async (query) => (await get('logs', { period: query.period, date: query.period === 'custom' ? query.date : undefined })).results,
+
     funnel: async (query, steps) => (await get('funnel', { ...period(query), steps: steps.join('|') })).steps,
   };
 }

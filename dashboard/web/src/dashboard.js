@@ -11,6 +11,7 @@ import { createCards } from './panels/cards.js';
 import { createChips } from './panels/chips.js';
 import { createFunnelPanel, stepFilter } from './panels/funnel.js';
 import { createListPanel } from './panels/list.js';
+import { createLogsPanel } from './panels/logs.js';
 import { createPeriodPicker } from './panels/period.js';
 import { createRealtime } from './panels/realtime.js';
 import { LIST_PANELS } from './panels/specs.js';
@@ -66,7 +67,8 @@ export function createDashboard(root, { site, client, navigate, onRefused, onSig
     return panel;
   });
   const funnel = createFunnelPanel();
-  grid.append(funnel.element);
+  const logs = createLogsPanel();
+  grid.append(funnel.element, logs.element);
 
   // latest numbers each request of a panel and returns whether this one is
   // still that panel's latest when its answer comes.
@@ -151,6 +153,21 @@ export function createDashboard(root, { site, client, navigate, onRefused, onSig
     }
   }
 
+  // The logs panel is hidden until an answer has records; where the API
+  // has no logs report (404, an older server) it stays hidden.
+  async function loadLogs() {
+    const mine = latest(logs);
+    logs.loading();
+    try {
+      const answer = await client.logs(state);
+      if (mine()) logs.show(answer);
+    } catch (err) {
+      if (!mine() || refused(err)) return;
+      if (err instanceof ApiError && (err.status === 404 || err.status === 400)) logs.hide();
+      else logs.failed(err.message);
+    }
+  }
+
   // track marks the page ready when no request is in flight: what the
   // browser test waits for.
   let inFlight = 0;
@@ -167,7 +184,7 @@ export function createDashboard(root, { site, client, navigate, onRefused, onSig
       picker.show(state);
       chips.show(state.filters);
       cards.select(chartMetric(state));
-      track([realtime, loadCards(), loadChart(), ...lists.map((p) => loadList(p)), loadFunnel()]);
+      track([realtime, loadCards(), loadChart(), ...lists.map((p) => loadList(p)), loadFunnel(), loadLogs()]);
     },
   };
 }

@@ -61,3 +61,9 @@ export function change(metric, value) {
   const good = (v > 0) === (METRICS.find((m) => m.key === metric)?.higherIsBetter ?? true);
   return { text: `${arrow} ${whole.format(rounded)}${unit}`, tone: good ? 'good' : 'bad' };
 }
+
+// logTime: a log record's time (RFC 3339, UTC) as "2026-12-02 10:04:05",
+// the same on every machine.
+export function logTime(iso) {
+  return String(iso).replace('T', ' ').replace(/(\.\d+)?Z$/, '');
+}

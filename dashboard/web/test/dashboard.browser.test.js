@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { launch } from './chromium.js';
-import { AGENTS, pipeline, poll, stats, visit } from './pipeline.js';
+import { AGENTS, pipeline, poll, sendLogs, stats, visit } from './pipeline.js';
 import { expectedView, shownView } from './view.js';
 import { count, percent } from '../src/format.js';
 
@@ -54,6 +54,14 @@ before(async () => {
   ], { utm: { source: 'newsletter', medium: 'email', campaign: 'spring-sale' } });
   await visit(env, AGENTS.safariIPhone, [{ type: 'pageview', path: '/' }], { referrer: 'https://www.google.com/' });
 
+  // The shop's servers send their logs too: the logs panel shows them.
+  const logged = Date.now();
+  await sendLogs(env, [
+    { time: logged - 3000, service: `checkout-${run}`, severity: 'error', body: `payment declined ${run}`, id: `${run}-1` },
+    { time: logged - 2000, service: `checkout-${run}`, severity: 'info', body: 'order placed', id: `${run}-2` },
+    { time: logged - 1000, service: `search-${run}`, severity: 'warn', body: 'slow query', id: `${run}-3` },
+  ]);
+
   // Each event type travels on its own topic, and visits are kept apart
   // from events: wait until the API has every part of the first two visits.
   const entered = (page, property, metrics) =>
@@ -66,8 +74,9 @@ before(async () => {
       event: await entered(humidifier, 'event:name', 'visitors,events'),
       visits: await entered(kettle, 'visit:exit_page', 'visitors'),
     };
+    got.logs = (await stats(env, 'logs', { period: PERIOD })).results.counts.filter((c) => c.service.endsWith(run));
     seen(got);
-    return got.pages.length === 3 && got.search[0]?.zero_results === 1 && got.click[0]?.events === 1 &&
+    return got.logs.length === 3 && got.pages.length === 3 && got.search[0]?.zero_results === 1 && got.click[0]?.events === 1 &&
       got.event.some((r) => r.name === 'add_to_basket' && r.events === 1) && got.visits[0]?.exit_page === '/';
   });
 });
@@ -137,6 +146,11 @@ test('the page shows the Stats API\'s figures; a clicked row filters every panel
   assert.equal(new URL(page.url()).search, '?site=demo');
   assert.ok(requests.every((u) => !u.includes(env.statsKey)), 'no request carries the key in its URL');
   assert.ok(shown.lists.pages.rows.length > 0, 'the top pages panel has rows');
+  // The logs panel lists this run's services, the one with an error first
+  // among them, and its error among the latest.
+  const ours = shown.logs.rows.filter(([service]) => service.endsWith(run)).map(([service]) => service);
+  assert.deepEqual(ours, [`checkout-${run}`, `search-${run}`], 'the logs panel lists this run\'s services, errors first');
+  assert.ok(shown.logs.errors.some((e) => e[1] === `checkout-${run}` && e[3] === `payment declined ${run}`), 'the latest errors show this run\'s error');
   // The default page reads the rollups only: no funnel (raw events) unless
   // the address names its steps.
   assert.ok(!requests.some((u) => u.includes('/api/v1/stats/funnel')), 'the default page asks for no funnel');

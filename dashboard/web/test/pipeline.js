@@ -19,7 +19,7 @@ export function pipeline() {
       'run it via `make test`, or after `make up` as `source <(deploy/local/footfall.sh env) && cd dashboard/web && npm test`');
   }
   const key = (name) => readFileSync(`${dataDir}/footfall/demo-${name}-key`, 'utf8').trim();
-  return { dashboard, collector, writeKey: key('write'), statsKey: key('stats') };
+  return { dashboard, collector, writeKey: key('write'), serverKey: key('server'), statsKey: key('stats') };
 }
 
 // poll calls fn every interval ms until it returns a truthy value, which it
@@ -80,6 +80,19 @@ export async function visit(env, agent, steps, { referrer = '', utm } = {}) {
   const body = await res.text();
   if (!res.ok) throw new Error(`collector answered ${res.status}: ${body}`);
   return { anonymous, session };
+}
+
+// sendLogs posts log records to the collector's /v1/logs as JSON lines,
+// with the demo site's server key, as a shop's servers would.
+export async function sendLogs(env, records) {
+  const res = await fetch(`${env.collector}/v1/logs`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-ndjson', Authorization: `Basic ${Buffer.from(`${env.serverKey}:`).toString('base64')}` },
+    body: records.map((r) => JSON.stringify(r)).join('\n'),
+  });
+  const body = await res.text();
+  if (!res.ok) throw new Error(`collector answered ${res.status}: ${body}`);
+  return JSON.parse(body);
 }
 
 // stats asks the Stats API with the demo site's key and returns the JSON

@@ -3,6 +3,7 @@
 // fetched by the test and formatted with the page's own format.js). The
 // browser test asserts that the two are equal.
 import { change, count, duration, percent, ratio } from '../src/format.js';
+import { errorLine, logsTable } from '../src/panels/logs.js';
 import { stats } from './pipeline.js';
 
 // CARDS: each card's metric and how it reads.
@@ -48,12 +49,18 @@ export function shownView(page) {
       };
     }
     const funnel = document.querySelector('[data-panel=funnel]');
+    const logs = document.querySelector('[data-panel=logs]');
     return {
       cards,
       chart: [...document.querySelectorAll('[data-panel=chart] tbody tr')].map((tr) => [...tr.children].map(text)),
       lists,
       funnel: funnel.hidden ? null : [...funnel.querySelectorAll('li')].map((li) => [...li.querySelectorAll('.name, .figure')].map(text)),
       realtime: text(document.querySelector('[data-panel=realtime] .figure')),
+      logs: logs.hidden ? null : {
+        levels: [...logs.querySelectorAll('thead th[data-level]')].map(text),
+        rows: [...logs.querySelectorAll('tbody tr')].map((tr) => [...tr.querySelectorAll('td')].map(text)),
+        errors: [...logs.querySelectorAll('.errors li')].map((li) => [...li.children].map(text)),
+      },
     };
   });
 }
@@ -92,5 +99,10 @@ export async function expectedView(env, { period, date = '', filters, tabs, funn
     steps = answer.steps.map((s, i) => [funnel.labels[i], count(s.visitors), percent(s.conversion_rate)]);
   }
   const realtime = count(await stats(env, 'realtime/visitors'));
-  return { cards, chart, lists, funnel: steps, realtime };
+
+  // The logs panel shows the whole site's logs of the period, whatever
+  // the filters; hidden when there are none.
+  const { counts, recent_errors: recent } = (await stats(env, 'logs', { period, date })).results;
+  const logs = counts.length ? { ...logsTable(counts), errors: recent.map(errorLine) } : null;
+  return { cards, chart, lists, funnel: steps, realtime, logs };
 }
