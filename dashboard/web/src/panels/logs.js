@@ -68,7 +68,7 @@ export function createLogsPanel() {
       head.replaceChildren(h('th', {}, 'Service'), ...levels.map((l) => h('th', { className: 'figure', 'data-level': l }, l)));
       body.replaceChildren(...rows.map(([service, ...figures]) => h('tr', {},
         h('td', { className: 'label' }, h('span', { className: 'name' }, service)),
-        ...figures.map((f, i) => h('td', { className: `figure level-${levels[i].toLowerCase()}` }, f)))));
+        ...figures.map((f, i) => h('td', { className: f === '0' ? 'figure' : `figure level-${levels[i].toLowerCase()}` }, f)))));
       errors.replaceChildren(...recent.map((e) => h('li', {}, ...errorLine(e).map((part, i) =>
         h('span', { className: ['time', 'service', 'level', 'body'][i] }, part)))));
       message.textContent = recent.length ? '' : 'No errors in this period.';
