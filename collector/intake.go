@@ -45,6 +45,7 @@ type batchResponse struct {
 
 // invalidRecord is what footfall.invalid keeps of a rejected event.
 type invalidRecord struct {
+	Kind       string          `json:"kind,omitempty"` // "log" for a log record; absent for an event
 	Reason     event.Reason    `json:"reason"`
 	Detail     string          `json:"detail,omitempty"`
 	SiteID     string          `json:"site_id"`
@@ -280,7 +281,13 @@ func (c *Collector) readBody(r *http.Request, into *bytes.Buffer) ([]byte, int, 
 }
 
 func (c *Collector) invalidRecord(site string, received int64, raw json.RawMessage, rej *event.Rejection) kafka.Record {
-	rec := invalidRecord{Reason: rej.Reason, Detail: rej.Detail, SiteID: site, ReceivedAt: received}
+	return c.invalid("", site, received, raw, rej)
+}
+
+// invalid is what footfall.invalid keeps of a refused event (kind "") or
+// log record (kind "log"): the reason and the input as sent.
+func (c *Collector) invalid(kind, site string, received int64, raw json.RawMessage, rej *event.Rejection) kafka.Record {
+	rec := invalidRecord{Kind: kind, Reason: rej.Reason, Detail: rej.Detail, SiteID: site, ReceivedAt: received}
 	if len(raw) > c.cfg.Limits.MaxEventBytes {
 		raw = raw[:c.cfg.Limits.MaxEventBytes]
 	}

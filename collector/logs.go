@@ -121,8 +121,9 @@ func (c *Collector) serveLogs(ctx *gin.Context) {
 	c.storeLogs(ctx, src.site, recs, now)
 }
 
-// storeLogs turns recs into records of the logs topic, stores them and
-// answers.
+// storeLogs turns recs into records of the logs topic, and the refused
+// ones into records of the invalid topic (as refused events are), stores
+// them and answers.
 func (c *Collector) storeLogs(ctx *gin.Context, site string, recs []logInput, now time.Time) {
 	received := now.UnixMilli()
 	topic := event.LogsTopic(c.cfg.TopicPrefix)
@@ -140,18 +141,18 @@ func (c *Collector) storeLogs(ctx *gin.Context, site string, recs []logInput, no
 		if rej != nil {
 			rej.Index = i
 			rejected = append(rejected, *rej)
+			out = append(out, c.invalid("log", site, received, in.raw, rej))
 			continue
 		}
 		out = append(out, kafka.Record{Topic: topic, Key: []byte(rec.Key()), Value: value})
 	}
-	if len(out) > 0 {
-		if err := c.store(ctx.Request.Context(), out); err != nil {
-			c.refuse(ctx, err)
-			return
-		}
+	if err := c.store(ctx.Request.Context(), out); err != nil {
+		c.refuse(ctx, err)
+		return
 	}
-	c.logs.accepted.Add(float64(len(out)))
-	resp := logsResponse{PartialSuccess: &partialSuccess{}, Accepted: len(out), Rejected: rejected}
+	accepted := len(recs) - len(rejected)
+	c.logs.accepted.Add(float64(accepted))
+	resp := logsResponse{PartialSuccess: &partialSuccess{}, Accepted: accepted, Rejected: rejected}
 	if len(rejected) > 0 {
 		for _, r := range rejected {
 			c.logs.rejected.WithLabelValues(string(r.Reason)).Inc()

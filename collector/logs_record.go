@@ -32,6 +32,7 @@ const maxLogIDBytes = 128
 type logInput struct {
 	bad            *event.Rejection // the record could not be decoded
 	id             string           // the sender's (JSON lines' "id"); "": one is made
+	raw            json.RawMessage  // the record as sent, kept on the invalid topic if refused
 	timeNano       uint64           // 0: unknown
 	service        string
 	severityText   string
@@ -249,10 +250,10 @@ func decodeOTLP(body []byte) ([]logInput, error) {
 func otlpInput(raw json.RawMessage, service string, resource map[string]string) logInput {
 	var r otlpLogRecord
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return logInput{bad: &event.Rejection{Reason: event.ReasonInvalidField, Detail: "log record: " + err.Error()}}
+		return logInput{raw: raw, bad: &event.Rejection{Reason: event.ReasonInvalidField, Detail: "log record: " + err.Error()}}
 	}
 	in := logInput{
-		service: service, severityText: r.SeverityText, severityNumber: r.SeverityNumber,
+		raw: raw, service: service, severityText: r.SeverityText, severityNumber: r.SeverityNumber,
 		body: r.Body.String(), traceID: r.TraceID, spanID: r.SpanID,
 		attributes: make(map[string]string, len(resource)+len(r.Attributes)),
 	}
@@ -314,10 +315,10 @@ func decodeJSONLines(body []byte) []logInput {
 func lineInput(line []byte) logInput {
 	var l jsonLine
 	if err := json.Unmarshal(line, &l); err != nil {
-		return logInput{bad: &event.Rejection{Reason: event.ReasonMalformedJSON, Detail: "line: " + err.Error()}}
+		return logInput{raw: line, bad: &event.Rejection{Reason: event.ReasonMalformedJSON, Detail: "line: " + err.Error()}}
 	}
 	in := logInput{
-		id: l.ID, service: l.Service, severityText: l.Severity, body: flatJSON(l.Body),
+		raw: line, id: l.ID, service: l.Service, severityText: l.Severity, body: flatJSON(l.Body),
 		traceID: l.TraceID, spanID: l.SpanID, attributes: make(map[string]string, len(l.Attributes)),
 	}
 	for k, v := range l.Attributes {

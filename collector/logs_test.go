@@ -47,6 +47,8 @@ func postLogs(t *testing.T, c *Collector, key, contentType, body string) (int, l
 	return w.Code, lr
 }
 
+const invalidTopic = "footfall.invalid"
+
 // logsOf returns the records on the logs topic, decoded, and their keys.
 func logsOf(t *testing.T, p *recordingPublisher) ([]event.LogRecord, []string) {
 	t.Helper()
@@ -56,7 +58,9 @@ func logsOf(t *testing.T, p *recordingPublisher) ([]event.LogRecord, []string) {
 	var keys []string
 	for _, r := range p.sent {
 		if r.Topic != logsTopic {
-			t.Errorf("record on %s, want %s", r.Topic, logsTopic)
+			if r.Topic != invalidTopic {
+				t.Errorf("record on %s, want %s or %s", r.Topic, logsTopic, invalidTopic)
+			}
 			continue
 		}
 		var l event.LogRecord
@@ -215,6 +219,14 @@ func TestLogsOneBadRecord(t *testing.T) {
 		if n := counter(t, c, "footfall_collector_log_records_rejected_total", event.ReasonInvalidField); n != 2 {
 			t.Errorf("rejected{reason=invalid_field_type} = %v, want 2", n)
 		}
+		// The refused records are kept on the invalid topic as sent, with
+		// the reason, as refused events are.
+		invalid := p.byTopic(invalidTopic)
+		if len(invalid) != 2 || invalid[0]["kind"] != "log" || invalid[0]["reason"] != string(event.ReasonInvalidField) ||
+			invalid[0]["site_id"] != "shop" || invalid[0]["raw"].(map[string]any)["traceId"] != "not-hex" ||
+			invalid[1]["raw"].(map[string]any)["severityNumber"] != "loud" {
+			t.Errorf("invalid topic holds %v", invalid)
+		}
 	})
 	t.Run("JSON lines", func(t *testing.T) {
 		p := &recordingPublisher{}
@@ -232,6 +244,10 @@ func TestLogsOneBadRecord(t *testing.T) {
 		}
 		if recs, _ := logsOf(t, p); len(recs) != 2 || recs[0].Service != unknownService {
 			t.Errorf("stored %+v", recs)
+		}
+		if invalid := p.byTopic(invalidTopic); len(invalid) != 3 || invalid[0]["raw_text"] != "{not json" ||
+			invalid[0]["reason"] != string(event.ReasonMalformedJSON) || invalid[1]["raw"].(map[string]any)["time"] != "yesterday" {
+			t.Errorf("invalid topic holds %v", invalid)
 		}
 	})
 }
