@@ -19,7 +19,9 @@ import (
 	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/logging"
 	"github.com/footfall/footfall/loader"
+	"github.com/footfall/footfall/moderator"
 	"github.com/footfall/footfall/promotions"
+	"github.com/footfall/footfall/reviews"
 )
 
 // modules is every service, in the order `footfall all` builds them. A new
@@ -30,6 +32,8 @@ var modules = []app.Module{
 	enricher.Module(),
 	loader.Module(),
 	dashboard.Module(),
+	reviews.Module(),
+	moderator.Module(),
 }
 
 // command is one subcommand: setup registers its flags and returns what to

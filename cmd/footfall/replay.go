@@ -23,7 +23,7 @@ import (
 // replayCommand rebuilds state from Kafka history (docs/promotions.md,
 // "Replay"), or ClickHouse's days (docs/operations.md, "Rebuilding
 // ClickHouse").
-var replayCommand = command{"replay", "rebuild state from Kafka history while the services run: --rebuild promotions, or --rebuild clickhouse --from DAY --to DAY", setupReplay}
+var replayCommand = command{"replay", "rebuild state from Kafka history while the services run: --rebuild promotions, --rebuild clickhouse --from DAY --to DAY, or --rebuild moderation [--site S]", setupReplay}
 
 func setupReplay(fs *flag.FlagSet) func(context.Context, *slog.Logger) error {
 	kc, pg, ec, cc := kafka.DefaultConfig(), postgres.DefaultConfig(), enricher.DefaultConfig(), clickhouse.DefaultConfig()
@@ -31,7 +31,8 @@ func setupReplay(fs *flag.FlagSet) func(context.Context, *slog.Logger) error {
 	pg.RegisterFlags(fs)
 	ec.RegisterFlags(fs)
 	cc.RegisterFlags(fs)
-	rebuild := fs.String("rebuild", "", "what to rebuild: promotions (user_promotions, from the enricher's topics, under the rules as they are now), or clickhouse (raw events, visits and rollups of the UTC days --from to --to)")
+	rebuild := fs.String("rebuild", "", "what to rebuild: promotions (user_promotions, from the enricher's topics, under the rules as they are now), clickhouse (raw events, visits and rollups of the UTC days --from to --to), or moderation (re-decide every past review under the moderation rules as they are now; docs/moderation.md)")
+	mr := moderationReplayFlags(fs)
 	fresh := fs.Bool("replay-fresh", false, "discard an interrupted replay's shadow tables and offsets and start from the oldest record, instead of resuming")
 	from := fs.String("from", "", "with --rebuild clickhouse: the first UTC day rebuilt, YYYY-MM-DD")
 	to := fs.String("to", "", "with --rebuild clickhouse: the UTC day after the last one rebuilt, YYYY-MM-DD")
@@ -41,8 +42,10 @@ func setupReplay(fs *flag.FlagSet) func(context.Context, *slog.Logger) error {
 		case "promotions":
 		case "clickhouse":
 			return rebuildClickHouse(ctx, log, kc, cc, *from, *to, *force)
+		case "moderation":
+			return mr.run(ctx, log, pg)
 		default:
-			return config.Invalid("rebuild", fmt.Sprintf("%q", *rebuild), "promotions or clickhouse")
+			return config.Invalid("rebuild", fmt.Sprintf("%q", *rebuild), "promotions, clickhouse or moderation")
 		}
 		for _, validate := range []func() error{kc.Validate, pg.Validate, ec.Validate} {
 			if err := validate(); err != nil {

@@ -105,7 +105,7 @@ func PromotionUpdatesTopic(prefix string) string { return topic(prefix, "promoti
 func LogsTopic(prefix string) string { return topic(prefix, "logs") }
 
 // ReviewsTopic carries product reviews from POST /v1/reviews to the
-// moderator, one record each (key site:product).
+// moderator, one record each (key site:author, so one author's reviews stay in order).
 func ReviewsTopic(prefix string) string { return topic(prefix, "reviews") }
 
 // SuppressionsTopic carries forget requests: the ids whose later events

@@ -1,0 +1,201 @@
+package moderator
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// reviewKey identifies one review.
+type reviewKey struct{ site, id string }
+
+const reviewColumns = `site_id, id, product_id, author_id, title, body, created_at, status, decided_by_rule, rule_version`
+
+func scanReview(row pgx.CollectableRow) (review, error) {
+	var r review
+	err := row.Scan(&r.site, &r.id, &r.product, &r.author, &r.title, &r.body, &r.createdAt, &r.status, &r.rule, &r.version)
+	return r, err
+}
+
+// loadReviews reads the reviews keys name; a key PostgreSQL does not hold
+// is missing from the answer.
+func loadReviews(ctx context.Context, q querier, keys []reviewKey) (map[reviewKey]review, error) {
+	sites, ids := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		sites[i], ids[i] = k.site, k.id
+	}
+	rows, err := q.Query(ctx, `
+		SELECT `+reviewColumns+` FROM reviews
+		WHERE (site_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, sites, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read reviews: %w", err)
+	}
+	all, err := pgx.CollectRows(rows, scanReview)
+	if err != nil {
+		return nil, fmt.Errorf("read reviews: %w", err)
+	}
+	out := make(map[reviewKey]review, len(all))
+	for _, r := range all {
+		out[reviewKey{r.site, r.id}] = r
+	}
+	return out, nil
+}
+
+// historyLimit bounds how many of an author's earlier reviews the rules
+// look at: enough for any sane rate window, and for the repeated-text rule.
+const historyLimit = 500
+
+// history reads the author's reviews before r (by created_at, then id),
+// newest first.
+func history(ctx context.Context, q querier, r review) ([]earlier, error) {
+	rows, err := q.Query(ctx, `
+		SELECT id, body, created_at, status FROM reviews
+		WHERE site_id = $1 AND author_id = $2 AND (created_at, id) < ($3, $4)
+		ORDER BY created_at DESC, id DESC LIMIT $5`, r.site, r.author, r.createdAt, r.id, historyLimit)
+	if err != nil {
+		return nil, fmt.Errorf("read the author's earlier reviews: %w", err)
+	}
+	var out []earlier
+	var e earlier
+	if _, err := pgx.ForEachRow(rows, []any{&e.id, &e.body, &e.createdAt, &e.status}, func() error { out = append(out, e); return nil }); err != nil {
+		return nil, fmt.Errorf("read the author's earlier reviews: %w", err)
+	}
+	return out, nil
+}
+
+// decided is one review's decision, to be written.
+type decided struct {
+	key reviewKey
+	Decision
+}
+
+// saveDecisions writes decisions to reviews still pending, and returns
+// those it wrote: a review the sweep (or another member in a rebalance)
+// decided meanwhile keeps that decision.
+func saveDecisions(ctx context.Context, q querier, ds []decided) (map[reviewKey]bool, error) {
+	// Rows are taken in one order, so two writers cannot deadlock.
+	slices.SortFunc(ds, func(a, b decided) int {
+		return cmp.Or(strings.Compare(a.key.site, b.key.site), strings.Compare(a.key.id, b.key.id))
+	})
+	n := len(ds)
+	sites, ids, statuses, rules, reasons, versions := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
+	for i, d := range ds {
+		sites[i], ids[i], statuses[i], rules[i], reasons[i], versions[i] = d.key.site, d.key.id, d.Status, d.Rule, d.Reason, d.Version
+	}
+	rows, err := q.Query(ctx, `
+		UPDATE reviews r SET status = d.status, decided_by_rule = d.rule, reason = d.reason, rule_version = d.version, decided_at = now()
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS d(site_id, id, status, rule, reason, version)
+		WHERE r.site_id = d.site_id AND r.id = d.id AND r.status = 'pending'
+		RETURNING r.site_id, r.id`, sites, ids, statuses, rules, reasons, versions)
+	if err != nil {
+		return nil, fmt.Errorf("save decisions: %w", err)
+	}
+	out := map[reviewKey]bool{}
+	var k reviewKey
+	if _, err := pgx.ForEachRow(rows, []any{&k.site, &k.id}, func() error { out[k] = true; return nil }); err != nil {
+		return nil, fmt.Errorf("save decisions: %w", err)
+	}
+	return out, nil
+}
+
+// partitionKey is one topic partition.
+type partitionKey struct {
+	topic     string
+	partition int32
+}
+
+// lockOffsets reads and row-locks the stored offsets of parts inside tx
+// (adding a row for a partition seen for the first time), so two members
+// that both hold a partition during a rebalance cannot both apply it. Rows
+// are taken in one order: no deadlock. As the enricher does (store.go).
+func lockOffsets(ctx context.Context, tx pgx.Tx, group string, parts []partitionKey) (map[partitionKey]int64, error) {
+	slices.SortFunc(parts, func(a, b partitionKey) int {
+		return cmp.Or(strings.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
+	})
+	topics, nums := make([]string, len(parts)), make([]int32, len(parts))
+	for i, k := range parts {
+		topics[i], nums[i] = k.topic, k.partition
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
+		SELECT $1, b.topic, b.partition, 0 FROM unnest($2::text[], $3::int[]) AS b(topic, partition)
+		ON CONFLICT (group_id, topic, partition) DO NOTHING`, group, topics, nums); err != nil {
+		return nil, fmt.Errorf("add consumer_offsets rows: %w", err)
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT o.topic, o.partition, o.next_offset FROM consumer_offsets o
+		JOIN unnest($2::text[], $3::int[]) AS b(topic, partition) USING (topic, partition)
+		WHERE o.group_id = $1
+		ORDER BY o.topic, o.partition
+		FOR UPDATE OF o`, group, topics, nums)
+	if err != nil {
+		return nil, fmt.Errorf("lock consumer_offsets: %w", err)
+	}
+	out := make(map[partitionKey]int64, len(parts))
+	var k partitionKey
+	var off int64
+	if _, err := pgx.ForEachRow(rows, []any{&k.topic, &k.partition, &off}, func() error { out[k] = off; return nil }); err != nil {
+		return nil, fmt.Errorf("lock consumer_offsets: %w", err)
+	}
+	return out, nil
+}
+
+// saveOffsets stores the next offset to read per partition.
+func saveOffsets(ctx context.Context, q querier, group string, next map[partitionKey]int64) error {
+	topics, parts, offs := make([]string, 0, len(next)), make([]int32, 0, len(next)), make([]int64, 0, len(next))
+	for k, off := range next {
+		topics, parts, offs = append(topics, k.topic), append(parts, k.partition), append(offs, off)
+	}
+	if _, err := q.Exec(ctx, `
+		INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
+		SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[])
+		ON CONFLICT (group_id, topic, partition) DO UPDATE SET
+		  next_offset = GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()`, group, topics, parts, offs); err != nil {
+		return fmt.Errorf("save consumer_offsets: %w", err)
+	}
+	return nil
+}
+
+// nextOffsets reads the stored offsets of topic.
+func nextOffsets(ctx context.Context, q querier, group, topic string) (map[int32]int64, error) {
+	rows, err := q.Query(ctx, `SELECT partition, next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2`, group, topic)
+	if err != nil {
+		return nil, fmt.Errorf("read consumer_offsets: %w", err)
+	}
+	out := map[int32]int64{}
+	var p int32
+	var off int64
+	if _, err := pgx.ForEachRow(rows, []any{&p, &off}, func() error { out[p] = off; return nil }); err != nil {
+		return nil, fmt.Errorf("read consumer_offsets: %w", err)
+	}
+	return out, nil
+}
+
+// stalePending reads up to limit reviews pending for longer than after,
+// oldest first: the ones whose Kafka record never came (or is far behind).
+func stalePending(ctx context.Context, q querier, after time.Duration, limit int) ([]review, error) {
+	rows, err := q.Query(ctx, `
+		SELECT `+reviewColumns+` FROM reviews
+		WHERE status = 'pending' AND created_at < now() - make_interval(secs => $1)
+		ORDER BY created_at, site_id, id LIMIT $2`, after.Seconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read stale pending reviews: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanReview)
+	if err != nil {
+		return nil, fmt.Errorf("read stale pending reviews: %w", err)
+	}
+	return out, nil
+}
