@@ -121,6 +121,9 @@ func New(cfg Config, d Deps) (*Loader, error) {
 	g, err := kafka.NewGroup(d.Kafka, kafka.GroupConfig{
 		Group: cfg.Group, Topics: topics, Batch: cfg.Batch,
 		DeadLetterTopic: event.DeadTopic(d.Kafka.TopicPrefix), Grace: d.Grace,
+		// A visit's events travel on one topic a type: one member must
+		// hold them all to fold the visit (see GroupConfig).
+		CoPartitioned: true,
 	}, l, d.DeadLetters, d.Log, d.Ops.Registry())
 	if err != nil {
 		return nil, err

@@ -16,7 +16,24 @@ import (
 // schema_migrations of the connection's database and returns how many it
 // applied. The database itself must exist (CreateClickHouseDatabase).
 func ApplyClickHouse(ctx context.Context, conn driver.Conn, log *slog.Logger) (int, error) {
-	all, err := load("clickhouse")
+	return applyClickHouse(ctx, conn, "clickhouse", func(sql string) string { return sql }, log)
+}
+
+// ApplyClickHouseCluster applies the cluster schema (migrations/
+// clickhouse-cluster: replicated tables under Distributed ones, created
+// ON CLUSTER) to database db of cluster, through conn, a connection to
+// one of its servers, and returns how many files it applied. What was
+// applied is recorded in that server's schema_migrations; every statement
+// is idempotent, so a run through another server applies them again
+// harmlessly. The database must exist on every server
+// (CreateClickHouseDatabaseOnCluster).
+func ApplyClickHouseCluster(ctx context.Context, conn driver.Conn, db, cluster string, log *slog.Logger) (int, error) {
+	expand := strings.NewReplacer("${database}", quoteIdent(db), "${cluster}", quoteIdent(cluster)).Replace
+	return applyClickHouse(ctx, conn, "clickhouse-cluster", expand, log)
+}
+
+func applyClickHouse(ctx context.Context, conn driver.Conn, dir string, expand func(string) string, log *slog.Logger) (int, error) {
+	all, err := load(dir)
 	if err != nil {
 		return 0, err
 	}
@@ -45,15 +62,15 @@ func ApplyClickHouse(ctx context.Context, conn driver.Conn, log *slog.Logger) (i
 		if applied[uint32(m.Version)] {
 			continue
 		}
-		for _, stmt := range statements(m.SQL) {
+		for _, stmt := range statements(expand(m.SQL)) {
 			if err := conn.Exec(ctx, stmt); err != nil && !columnExists(stmt, err) {
-				return n, fmt.Errorf("apply clickhouse migration %s: %w", m.Name, err)
+				return n, fmt.Errorf("apply clickhouse migration %s/%s: %w", dir, m.Name, err)
 			}
 		}
 		if err := record(ctx, conn, uint32(m.Version), m.Name); err != nil {
-			return n, fmt.Errorf("record clickhouse migration %s: %w", m.Name, err)
+			return n, fmt.Errorf("record clickhouse migration %s/%s: %w", dir, m.Name, err)
 		}
-		log.Info("applied migration", "db", "clickhouse", "migration", m.Name)
+		log.Info("applied migration", "db", "clickhouse", "dir", dir, "migration", m.Name)
 		n++
 	}
 	return n, nil
@@ -92,6 +109,14 @@ func record(ctx context.Context, conn driver.Conn, version uint32, name string) 
 		return err
 	}
 	return b.Send()
+}
+
+// CreateClickHouseDatabaseOnCluster creates db on every server of cluster.
+func CreateClickHouseDatabaseOnCluster(ctx context.Context, conn driver.Conn, db, cluster string) error {
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(db)+" ON CLUSTER "+quoteIdent(cluster)); err != nil {
+		return fmt.Errorf("create clickhouse database %s on cluster %s: %w", db, cluster, err)
+	}
+	return nil
 }
 
 // CreateClickHouseDatabase creates db over a connection to another database.

@@ -16,7 +16,7 @@ import (
 	"strings"
 )
 
-//go:embed postgres/*.sql clickhouse/*.sql seed/*.sql
+//go:embed postgres/*.sql clickhouse/*.sql clickhouse-cluster/*.sql seed/*.sql
 var files embed.FS
 
 // Migration is one numbered SQL file.

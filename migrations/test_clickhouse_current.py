@@ -76,3 +76,47 @@ def test_migrations_apply_to_current_clickhouse(tmp_path):
                   "GROUP BY dimension, value, lvl ORDER BY dimension", "CSV")
     assert str(got).strip().splitlines() == ['"","",1,1', '"search","humidifier",1,1']
     s.close()
+
+
+CLUSTER = pathlib.Path(__file__).parent / "clickhouse-cluster"
+REPLICATED = re.compile(r"Replicated(\w*MergeTree)\('[^']*',\s*'\{replica\}'(?:,\s*)?")
+
+
+def test_cluster_schema_parses_and_matches_the_single_node_tables(tmp_path):
+    """The cluster schema (footfall migrate --clickhouse-cluster) parses on a
+    current ClickHouse, and its replicated tables, made local (the engine's
+    replication arguments dropped, no ON CLUSTER, no Distributed tables),
+    have the columns of the single-node tables, in order: a single-node
+    migration without its cluster twin fails here."""
+    s = session.Session(str(tmp_path / "chdb"))
+    s.query("CREATE DATABASE single")
+    s.query("USE single")
+    for f in sorted(MIGRATIONS.glob("*.sql")):
+        for stmt in statements(f.read_text()):
+            s.query(stmt)
+    s.query("CREATE DATABASE cluster")
+    files = sorted(CLUSTER.glob("*.sql"))
+    assert files, "no cluster migrations found"
+    locals_ = []
+    for f in files:
+        for stmt in statements(f.read_text()):
+            stmt = stmt.replace("${database}", "`cluster`").replace("${cluster}", "`footfall`")
+            # Parses on this engine as written.
+            s.query("SELECT formatQuery(%s)" % quote(stmt))
+            if "ENGINE = Distributed(" in stmt:
+                continue
+            local = REPLICATED.sub(lambda m: m.group(1) + "(", stmt.replace(" ON CLUSTER `footfall`", ""))
+            s.query(local)
+            m = re.search(r"CREATE TABLE IF NOT EXISTS `cluster`\.(\w+)_local", local)
+            if m:
+                locals_.append(m.group(1))
+    assert sorted(locals_) == ["events", "events_hourly", "logs", "sessions", "sessions_hourly"]
+    for table in locals_:
+        single = str(s.query(f"SELECT name, type FROM system.columns WHERE database = 'single' AND table = '{table}' ORDER BY position", "CSV"))
+        clustered = str(s.query(f"SELECT name, type FROM system.columns WHERE database = 'cluster' AND table = '{table}_local' ORDER BY position", "CSV"))
+        assert clustered == single, f"{table}: the cluster table's columns differ from the single node's"
+    s.close()
+
+
+def quote(text):
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/footfall/footfall/internal/clickhouse"
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
@@ -54,7 +56,11 @@ func migrateClickHouse(ctx context.Context, c clickhouse.Config, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	err = migrations.CreateClickHouseDatabase(ctx, root, c.Database)
+	if c.Cluster != "" {
+		err = migrations.CreateClickHouseDatabaseOnCluster(ctx, root, c.Database, c.Cluster)
+	} else {
+		err = migrations.CreateClickHouseDatabase(ctx, root, c.Database)
+	}
 	if cerr := root.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close clickhouse: %w", cerr)
 	}
@@ -65,14 +71,20 @@ func migrateClickHouse(ctx context.Context, c clickhouse.Config, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	n, err := migrations.ApplyClickHouse(ctx, conn, log)
+	apply := migrations.ApplyClickHouse
+	if c.Cluster != "" {
+		apply = func(ctx context.Context, conn driver.Conn, log *slog.Logger) (int, error) {
+			return migrations.ApplyClickHouseCluster(ctx, conn, c.Database, c.Cluster, log)
+		}
+	}
+	n, err := apply(ctx, conn, log)
 	if cerr := conn.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close clickhouse: %w", cerr)
 	}
 	if err != nil {
 		return err
 	}
-	log.Info("clickhouse is up to date", "applied", n)
+	log.Info("clickhouse is up to date", "applied", n, "cluster", c.Cluster)
 	return nil
 }
 

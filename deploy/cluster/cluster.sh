@@ -214,6 +214,7 @@ appender.err.layout.pattern=[%d] %p %m (%c)%n
 rootLogger.level=ERROR
 rootLogger.appenderRef.err.ref=STDERR
 CFG
+  # Regenerated on every start; a running server rereads users.xml.
   # in_order: reads and writes of a shard go to its first live replica, so
   # what the loader wrote is what its next lookup reads; the second
   # replica takes over while the first is down.
@@ -223,6 +224,9 @@ CFG
     <profiles><default>
         <max_memory_usage>2000000000</max_memory_usage>
         <load_balancing>in_order</load_balancing>
+        <!-- 18.16: LowCardinality is experimental there; ON CLUSTER DDL runs
+             on each server with its profile, not the client's settings. -->
+        <allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type>
         <connect_timeout_with_failover_ms>200</connect_timeout_with_failover_ms>
     </default></profiles>
     <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>

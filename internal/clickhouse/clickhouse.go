@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,8 +18,11 @@ import (
 
 // Config says where ClickHouse is (native protocol).
 type Config struct {
-	Addr     string
+	Addr     string // host:port, or several comma-separated (servers of one cluster, tried in turn)
 	Database string
+	// Cluster names the cluster (remote_servers) Footfall's tables are on;
+	// "" for one server (docs/scale-out.md).
+	Cluster  string
 	Username string
 	Password string
 }
@@ -30,7 +34,8 @@ func DefaultConfig() Config {
 
 // RegisterFlags binds c to fs under the clickhouse- prefix.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Addr, "clickhouse-addr", c.Addr, "ClickHouse native protocol address host:port")
+	fs.StringVar(&c.Addr, "clickhouse-addr", c.Addr, "ClickHouse native protocol address host:port, or several comma-separated (servers of one cluster: the next is tried when one is down)")
+	fs.StringVar(&c.Cluster, "clickhouse-cluster", c.Cluster, "the ClickHouse cluster (remote_servers name) Footfall's tables are on: footfall migrate creates replicated tables under Distributed ones ON CLUSTER, and inserts wait until every shard has them (insert_distributed_sync); empty: one server")
 	fs.StringVar(&c.Database, "clickhouse-database", c.Database, "ClickHouse database holding Footfall's tables")
 	fs.StringVar(&c.Username, "clickhouse-user", c.Username, "ClickHouse user")
 	fs.StringVar(&c.Password, "clickhouse-password", c.Password, "ClickHouse password (prefer FOOTFALL_CLICKHOUSE_PASSWORD)")
@@ -64,18 +69,39 @@ func Open(ctx context.Context, c Config, db string) (driver.Conn, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("read clickhouse settings: %w", err)
 	}
-	if n == 0 {
+	settings := ch.Settings{}
+	if n > 0 {
+		settings[lowCardinalitySetting] = 1
+	}
+	if c.Cluster != "" {
+		// An insert into a Distributed table returns once every shard
+		// has its rows, not when they are queued on this server: only
+		// then may the loader commit the batch's offsets.
+		settings["insert_distributed_sync"] = 1
+	}
+	if len(settings) == 0 {
 		return conn, nil
 	}
 	if err := conn.Close(); err != nil {
 		return nil, fmt.Errorf("close clickhouse probe connection: %w", err)
 	}
-	return open(ctx, c, db, ch.Settings{lowCardinalitySetting: 1})
+	return open(ctx, c, db, settings)
+}
+
+// addrs splits Addr's comma-separated servers.
+func (c Config) addrs() []string {
+	var out []string
+	for _, a := range strings.Split(c.Addr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func open(ctx context.Context, c Config, db string, settings ch.Settings) (driver.Conn, error) {
 	conn, err := ch.Open(&ch.Options{
-		Addr:        []string{c.Addr},
+		Addr:        c.addrs(),
 		Auth:        ch.Auth{Database: db, Username: c.Username, Password: c.Password},
 		Settings:    settings,
 		DialTimeout: 5 * time.Second,

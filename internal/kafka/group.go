@@ -48,6 +48,13 @@ type GroupConfig struct {
 	// Grace bounds the last write of the batch in hand once the session
 	// ends (shutdown or rebalance).
 	Grace time.Duration
+	// CoPartitioned gives each member the same partition numbers of every
+	// topic (Kafka's range assignor) instead of a sticky spread. The
+	// producer keys a visitor's events of every type to one partition
+	// number, so with topics of equal partition counts one member holds
+	// all of a visitor's events: the loader folds visits on that. The
+	// price is a full reassignment at every rebalance.
+	CoPartitioned bool
 }
 
 // Group is a consumer-group member that hands its records to a
@@ -113,6 +120,9 @@ func (g *Group) Run(ctx context.Context) error {
 	sc.Consumer.Offsets.AutoCommit.Enable = false     // commit only after writes
 	sc.Consumer.Return.Errors = true
 	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky()}
+	if g.gc.CoPartitioned {
+		sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRange()}
+	}
 	sc.Consumer.Fetch.Default = 1 << 20
 
 	backoff := newBackoff(200*time.Millisecond, 5*time.Second)

@@ -529,3 +529,45 @@ func TestGroupWaitsForItsOffsetStore(t *testing.T) {
 		t.Fatalf("not ready after joining: %v", err)
 	}
 }
+
+// TestCoPartitionedMembersHoldAKeyOfEveryTopic: with CoPartitioned, the
+// member that reads a key's records of one topic reads its records of the
+// other too (the loader folds a visit from its events of every type).
+func TestCoPartitionedMembersHoldAKeyOfEveryTopic(t *testing.T) {
+	const other = "test.clicks"
+	kc := kafkatest.Cluster(t, 6, topic, other, dead)
+	p := producer(t, kc)
+	gc := groupConfig("copartitioned")
+	gc.Topics, gc.CoPartitioned = []string{topic, other}, true
+	a, b := &recorder{}, &recorder{}
+	ma, mb := join(t, kc, gc, a, p), join(t, kc, gc, b, p)
+	waitFor(t, "both members in one generation", func() bool {
+		return ma.g.Ready(context.Background()) == nil && mb.g.Ready(context.Background()) == nil
+	})
+	var recs []kafka.Record
+	for i := range 40 {
+		key := []byte("visitor-" + strconv.Itoa(i))
+		recs = append(recs, kafka.Record{Topic: topic, Key: key, Value: key}, kafka.Record{Topic: other, Key: key, Value: key})
+	}
+	if err := p.Publish(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "all 80 records written", func() bool { return len(a.offsets())+len(b.offsets()) >= 80 })
+	holder := map[string]map[string]string{} // key -> topic -> member
+	for name, h := range map[string]*recorder{"a": a, "b": b} {
+		for _, r := range h.written {
+			if holder[string(r.Key)] == nil {
+				holder[string(r.Key)] = map[string]string{}
+			}
+			holder[string(r.Key)][r.Topic] = name
+		}
+	}
+	for key, by := range holder {
+		if by[topic] != by[other] {
+			t.Errorf("%s: its %s records read by %s, its %s records by %s", key, topic, by[topic], other, by[other])
+		}
+	}
+	if len(a.offsets()) == 0 || len(b.offsets()) == 0 {
+		t.Errorf("a read %d records, b %d: both members should hold partitions", len(a.offsets()), len(b.offsets()))
+	}
+}
