@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/footfall/footfall/alerts"
 	"github.com/footfall/footfall/collector"
 	"github.com/footfall/footfall/dashboard"
 	"github.com/footfall/footfall/enricher"
@@ -31,6 +32,7 @@ var modules = []app.Module{
 	promotions.Module(),
 	enricher.Module(),
 	loader.Module(),
+	alerts.Module(),
 	dashboard.Module(),
 	reviews.Module(),
 	moderator.Module(),

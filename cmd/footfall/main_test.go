@@ -41,6 +41,7 @@ func TestAllStartsWithoutItsDatabases(t *testing.T) {
 		"--clickhouse-addr=" + chFwd.Addr, "--clickhouse-database=" + chCfg.Database,
 		"--collector-sites=demo=wk_test", "--collector-spool-dir=" + t.TempDir(),
 		"--enricher-group=" + testenv.Name("enricher"), "--loader-group=" + testenv.Name("loader"),
+		"--alerts-group=" + testenv.Name("alerts"), "--moderator-group=" + testenv.Name("moderator"),
 		"--enricher-batch-age=50ms", "--loader-batch-age=200ms", "--shutdown-grace=20s",
 	}
 	for _, m := range modules {
@@ -75,7 +76,8 @@ func TestAllStartsWithoutItsDatabases(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(b)
 	}
-	missing := map[string]string{"promotions": "postgres", "enricher": "postgres", "loader": "clickhouse"}
+	missing := map[string]string{"promotions": "postgres", "enricher": "postgres", "loader": "clickhouse",
+		"alerts": "postgres", "reviews": "postgres", "moderator": "postgres"}
 	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
 		if code, body := ready("collector"); code != http.StatusOK {
 			return false, fmt.Sprintf("collector: %d %s", code, body)
