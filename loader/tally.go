@@ -37,7 +37,10 @@ func tallies(ctx context.Context, conn driver.Conn, site string, since time.Time
 		min(time), max(time),
 		toUInt32(uniqExactIf(id, type = 'pageview')),
 		toUInt32(uniqExact(id)),
-		toUInt32(uniqExactIf(id, type IN ('click', 'search', 'form_submit', 'custom'))),
+		-- has(), not IN: through a Distributed table 18.16 makes IN on a
+		-- LowCardinality column a LowCardinality(UInt8) on the shards and
+		-- refuses to merge it with the initiator's UInt8.
+		toUInt32(uniqExactIf(id, has(['click', 'search', 'form_submit', 'custom'], type))),
 		argMin(page_referrer, (ts, id)), argMin(page_url, (ts, id)),
 		argMin(utm_source, (ts, id)), argMin(utm_medium, (ts, id)), argMin(utm_campaign, (ts, id)),
 		argMin(utm_term, (ts, id)), argMin(utm_content, (ts, id)),
