@@ -22,9 +22,14 @@ type Config struct {
 	Database string
 	// Cluster names the cluster (remote_servers) Footfall's tables are on;
 	// "" for one server (docs/scale-out.md).
-	Cluster  string
-	Username string
-	Password string
+	Cluster string
+	// InsertQuorum is how many replicas of a shard must hold an insert
+	// before it returns (0: one, replicated later). The loader folds a
+	// visit from what it wrote before, so it must read its own writes on
+	// whichever replica answers after a failover.
+	InsertQuorum int
+	Username     string
+	Password     string
 }
 
 // DefaultConfig matches the local services of deploy/local.
@@ -35,6 +40,7 @@ func DefaultConfig() Config {
 // RegisterFlags binds c to fs under the clickhouse- prefix.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "clickhouse-addr", c.Addr, "ClickHouse native protocol address host:port, or several comma-separated (servers of one cluster: the next is tried when one is down)")
+	fs.IntVar(&c.InsertQuorum, "clickhouse-insert-quorum", c.InsertQuorum, "replicas of a shard that must hold an insert before it returns, with reads that see every such insert (insert_quorum, select_sequential_consistency): every replica of a shard for a loader that must read its own writes after a replica fails (while one is down, inserts wait), a majority with three or more; 0: off (one server, or visits may miss a write a failed replica had not passed on)")
 	fs.StringVar(&c.Cluster, "clickhouse-cluster", c.Cluster, "the ClickHouse cluster (remote_servers name) Footfall's tables are on: footfall migrate creates replicated tables under Distributed ones ON CLUSTER, and inserts wait until every shard has them (insert_distributed_sync); empty: one server")
 	fs.StringVar(&c.Database, "clickhouse-database", c.Database, "ClickHouse database holding Footfall's tables")
 	fs.StringVar(&c.Username, "clickhouse-user", c.Username, "ClickHouse user")
@@ -48,6 +54,8 @@ func (c Config) Validate() error {
 		return config.Invalid("clickhouse-addr", `""`, "host:port of the native protocol")
 	case c.Database == "":
 		return config.Invalid("clickhouse-database", `""`, "a database name")
+	case c.InsertQuorum < 0:
+		return config.Invalid("clickhouse-insert-quorum", c.InsertQuorum, "0 (off) or a number of replicas")
 	}
 	return nil
 }
@@ -78,6 +86,13 @@ func Open(ctx context.Context, c Config, db string) (driver.Conn, error) {
 		// has its rows, not when they are queued on this server: only
 		// then may the loader commit the batch's offsets.
 		settings["insert_distributed_sync"] = 1
+	}
+	if c.InsertQuorum > 0 {
+		settings["insert_quorum"] = c.InsertQuorum
+		// 18.16 waits 10 minutes for a quorum by default; a batch
+		// should fail sooner and be retried.
+		settings["insert_quorum_timeout"] = 30000
+		settings["select_sequential_consistency"] = 1
 	}
 	if len(settings) == 0 {
 		return conn, nil
