@@ -26,6 +26,9 @@ type Deps struct {
 	Log    *slog.Logger
 	Beacon []byte // the built footfall.js
 	Demo   fs.FS  // the demo shop's files; nil disables /demo/
+	// Suppressions drops the events of forgotten visitors (suppress.go);
+	// nil drops none.
+	Suppressions Suppressor
 }
 
 // Collector serves POST /v1/batch, the beacon and the demo shop.

@@ -120,7 +120,7 @@ func (c *Collector) serveBatch(ctx *gin.Context) {
 	if len(in.rejected) > 0 {
 		status = http.StatusBadRequest
 	}
-	c.answer(ctx, status, batchResponse{Accepted: len(in.types), Rejected: in.rejected})
+	c.answer(ctx, status, batchResponse{Accepted: len(in.types) + in.suppressed, Rejected: in.rejected})
 }
 
 // admit decides whether a request's n events are taken at all: its key
@@ -159,6 +159,9 @@ type intake struct {
 	rejected []event.Rejection
 	types    []event.Type
 	buf      []byte
+	// suppressed counts the events of forgotten visitors, dropped but
+	// answered as accepted (suppress.go).
+	suppressed int
 }
 
 func (in *intake) reject(rec kafka.Record, rej event.Rejection) {
@@ -169,6 +172,10 @@ func (in *intake) reject(rec kafka.Record, rej event.Rejection) {
 // keep stamps event i of a request (its site, when it was received, its
 // user agent and the fields derived from it) and adds it to in.
 func (c *Collector) keep(in *intake, i int, e *event.Event, site string, received int64, ag useragent.Agent) {
+	if c.suppressed(site, e.AnonymousID, e.UserID) {
+		in.suppressed++
+		return
+	}
 	e.SiteID, e.ReceivedAt = site, received
 	ag.Stamp(e)
 	event.Derive(e)

@@ -8,6 +8,7 @@ type metrics struct {
 	requests    *prometheus.CounterVec
 	kafkaErrors prometheus.Counter
 	produceTime prometheus.Histogram
+	suppressed  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,6 +30,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 	}
-	reg.MustRegister(m.accepted, m.rejected, m.requests, m.kafkaErrors, m.produceTime)
+	m.suppressed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "footfall_collector_events_suppressed_total", Help: "Events of forgotten visitors, answered as accepted and dropped (docs/privacy.md).",
+	})
+	reg.MustRegister(m.accepted, m.rejected, m.requests, m.kafkaErrors, m.produceTime, m.suppressed)
 	return m
 }

@@ -1,9 +1,11 @@
 package collector
 
 import (
+	"errors"
 	"flag"
 
 	"github.com/footfall/footfall/internal/app"
+	"github.com/footfall/footfall/privacy"
 	sdkjs "github.com/footfall/footfall/sdk-js"
 )
 
@@ -30,7 +32,11 @@ func Module() app.Module {
 				if err != nil {
 					return nil, err
 				}
-				c, err := New(cfg, Deps{Publisher: pub, Spool: sp, Ops: d.Ops, Log: d.Log, Beacon: sdkjs.Beacon, Demo: sdkjs.Demo})
+				sup := privacy.Follow(d.Kafka, d.Log)
+				if err := d.Closer("suppressions", sup.Close); err != nil {
+					return nil, errors.Join(err, sup.Close())
+				}
+				c, err := New(cfg, Deps{Publisher: pub, Spool: sp, Ops: d.Ops, Log: d.Log, Beacon: sdkjs.Beacon, Demo: sdkjs.Demo, Suppressions: sup})
 				if err != nil {
 					return nil, err
 				}

@@ -72,7 +72,7 @@ func (c *Collector) serveSegment(ctx *gin.Context, req *segment.Request, now tim
 		return
 	}
 	if len(b.rejected) > 0 {
-		c.answer(ctx, http.StatusBadRequest, segmentResponse{Accepted: len(b.types), Rejected: b.rejected})
+		c.answer(ctx, http.StatusBadRequest, segmentResponse{Accepted: len(b.types) + b.suppressed, Rejected: b.rejected})
 		return
 	}
 	c.answer(ctx, http.StatusOK, segmentResponse{Success: true})

@@ -87,6 +87,9 @@ type Deps struct {
 	Log     *slog.Logger
 	// Grace bounds the last write as the enricher stops.
 	Grace time.Duration
+	// Suppressions drops the events of forgotten visitors (suppress.go);
+	// nil drops none.
+	Suppressions Suppressor
 }
 
 // Types are the event types the enricher reads: the ones that say what a
@@ -111,6 +114,7 @@ type Enricher struct {
 	log          *slog.Logger
 	m            *metrics
 	now          func() time.Time
+	suppress     Suppressor
 }
 
 // New builds an Enricher reading Types.
@@ -123,7 +127,7 @@ func New(cfg Config, d Deps) (*Enricher, error) {
 		store:   newStore(d.Pool, cfg.Group, liveTables),
 		catalog: &catalog{pool: d.Pool, ttl: cfg.CatalogRefresh},
 		updates: d.Updates, updatesTopic: event.PromotionUpdatesTopic(d.Kafka.TopicPrefix),
-		log: d.Log, m: newMetrics(d.Ops.Registry()), now: time.Now,
+		log: d.Log, m: newMetrics(d.Ops.Registry()), now: time.Now, suppress: d.Suppressions,
 	}
 	topics := make([]string, len(Types))
 	for i, t := range Types {
@@ -204,6 +208,9 @@ var (
 // the group isolates the record and dead-letters it; anything else (the
 // database is down) is retried.
 func (e *Enricher) HandleBatch(ctx context.Context, recs []kafka.Record) error {
+	if err := e.waitSuppressions(ctx); err != nil {
+		return err
+	}
 	promos, err := e.catalog.get(ctx, e.now())
 	if err != nil {
 		return err
@@ -256,6 +263,9 @@ func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos sites, recs []ka
 		}
 		if ev.ID == "" || ev.SiteID == "" {
 			return written{}, &kafka.RecordError{Index: i, Err: errors.New("event without id or site_id")}
+		}
+		if e.suppressed(&ev) {
+			continue
 		}
 		events = append(events, &ev)
 	}

@@ -1,9 +1,11 @@
 package enricher
 
 import (
+	"errors"
 	"flag"
 
 	"github.com/footfall/footfall/internal/app"
+	"github.com/footfall/footfall/privacy"
 )
 
 // Module is the enricher's entry in footfall's registry.
@@ -25,7 +27,12 @@ func Module() app.Module {
 				if err != nil {
 					return nil, err
 				}
-				return New(cfg, Deps{Kafka: d.Kafka, Pool: pool, DeadLetters: pub, Updates: pub, Ops: d.Ops, Log: d.Log, Grace: d.Grace})
+				sup := privacy.Follow(d.Kafka, d.Log)
+				if err := d.Closer("suppressions", sup.Close); err != nil {
+					return nil, errors.Join(err, sup.Close())
+				}
+				d.Ops.AddCheck("suppressions", sup.Ready)
+				return New(cfg, Deps{Kafka: d.Kafka, Pool: pool, DeadLetters: pub, Updates: pub, Ops: d.Ops, Log: d.Log, Grace: d.Grace, Suppressions: sup})
 			}
 		},
 	}

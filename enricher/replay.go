@@ -12,6 +12,7 @@ import (
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
 	"github.com/footfall/footfall/internal/server"
+	"github.com/footfall/footfall/privacy"
 )
 
 // A replay recomputes user_promotions from the Kafka history under the
@@ -67,6 +68,9 @@ type ReplayDeps struct {
 	Poll time.Duration
 	// Fresh discards an interrupted replay instead of resuming it.
 	Fresh bool
+	// Suppressions leaves out forgotten visitors' events, which Kafka
+	// still holds; nil reads the suppressions topic for the replay.
+	Suppressions Suppressor
 }
 
 // ReplayProgress is where a replay is.
@@ -110,6 +114,12 @@ func Replay(ctx context.Context, cfg Config, d ReplayDeps) (ReplayResult, error)
 		}
 	}()
 
+	sup := d.Suppressions
+	if sup == nil {
+		own := privacy.Follow(d.Kafka, log)
+		defer func() { _ = own.Close() }() // returns nothing but nil
+		sup = own
+	}
 	rcfg := cfg
 	rcfg.Group = group
 	rcfg.Batch.Age = max(rcfg.Batch.Age, 200*time.Millisecond) // history comes in full batches
@@ -117,7 +127,7 @@ func Replay(ctx context.Context, cfg Config, d ReplayDeps) (ReplayResult, error)
 	e := &Enricher{
 		cfg: rcfg, store: newStore(d.Pool, group, shadowTables), replay: true,
 		catalog: &catalog{pool: d.Pool, ttl: cfg.CatalogRefresh},
-		log:     log, m: newMetrics(ops.Registry()), now: time.Now,
+		log:     log, m: newMetrics(ops.Registry()), now: time.Now, suppress: sup,
 	}
 	topics := make([]string, len(Types))
 	for i, t := range Types {

@@ -93,6 +93,9 @@ type Deps struct {
 	Log         *slog.Logger
 	// Grace bounds the last write as the loader stops.
 	Grace time.Duration
+	// Suppressions drops the events of forgotten visitors (suppress.go);
+	// nil drops none.
+	Suppressions Suppressor
 }
 
 // Loader is a consumer-group member feeding a Sink.
@@ -105,6 +108,7 @@ type Loader struct {
 	log       *slog.Logger
 	group     *kafka.Group
 	m         *metrics
+	suppress  Suppressor
 }
 
 // New builds a Loader reading every event topic under the Kafka prefix.
@@ -112,7 +116,7 @@ func New(cfg Config, d Deps) (*Loader, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	l := &Loader{cfg: cfg, sink: d.Sink, logs: d.Logs, log: d.Log, m: newMetrics(d.Ops.Registry())}
+	l := &Loader{cfg: cfg, sink: d.Sink, logs: d.Logs, log: d.Log, m: newMetrics(d.Ops.Registry()), suppress: d.Suppressions}
 	topics := event.EventTopics(d.Kafka.TopicPrefix)
 	if l.logs != nil {
 		l.logsTopic = event.LogsTopic(d.Kafka.TopicPrefix)
@@ -204,6 +208,9 @@ func (l *Loader) handleEvents(ctx context.Context, recs []kafka.Record) error {
 		}
 		seen[e.ID] = true
 		events, from = append(events, e), append(from, i)
+	}
+	if events, from, err = l.dropSuppressed(ctx, events, from); err != nil {
+		return err
 	}
 	if len(events) == 0 {
 		return nil

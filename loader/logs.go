@@ -9,6 +9,7 @@ import (
 
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
+	"github.com/footfall/footfall/privacy"
 )
 
 // LogSink is where batches of log records go. An error that a *RowError
@@ -45,23 +46,51 @@ func decodeLog(value []byte) (*event.LogRecord, error) {
 // not a log record, or a row the sink can never write, is handed back by
 // index to be dead-lettered, as an event would be.
 func (l *Loader) handleLogs(ctx context.Context, recs []kafka.Record) error {
-	logs := make([]*event.LogRecord, len(recs))
+	logs := make([]*event.LogRecord, 0, len(recs))
+	from := make([]int, 0, len(recs)) // where logs[i] is in recs
+	if l.suppress != nil {
+		if err := l.suppress.Wait(ctx); err != nil {
+			return err
+		}
+	}
 	for i, rec := range recs {
 		r, err := decodeLog(rec.Value)
 		if err != nil {
 			return &kafka.RecordError{Index: i, Err: err}
 		}
-		logs[i] = r
+		if l.forgotten(r) {
+			l.m.skipped.WithLabelValues("suppressed").Inc()
+			continue
+		}
+		logs, from = append(logs, r), append(from, i)
+	}
+	if len(logs) == 0 {
+		return nil
 	}
 	if err := l.logs.WriteLogs(ctx, logs); err != nil {
 		var re *RowError
-		if errors.As(err, &re) && re.Row >= 0 && re.Row < len(recs) {
-			return &kafka.RecordError{Index: re.Row, Err: re.Err}
+		if errors.As(err, &re) && re.Row >= 0 && re.Row < len(logs) {
+			return &kafka.RecordError{Index: from[re.Row], Err: re.Err}
 		}
 		return fmt.Errorf("write %d log records: %w", len(logs), err)
 	}
 	l.m.logsLoaded.Add(float64(len(logs)))
 	return nil
+}
+
+// forgotten says whether r names a forgotten visitor under one of the
+// attributes that forget looks at (privacy.LogIDKeys), as it would have
+// deleted the record had it been stored.
+func (l *Loader) forgotten(r *event.LogRecord) bool {
+	if l.suppress == nil {
+		return false
+	}
+	for _, k := range privacy.LogIDKeys {
+		if v := r.Attributes[k]; v != "" && l.suppress.Suppressed(r.SiteID, v, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // split returns the records of recs on topic and the others, with the

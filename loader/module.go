@@ -1,9 +1,11 @@
 package loader
 
 import (
+	"errors"
 	"flag"
 
 	"github.com/footfall/footfall/internal/app"
+	"github.com/footfall/footfall/privacy"
 )
 
 // Module is the loader's entry in footfall's registry.
@@ -26,7 +28,12 @@ func Module() app.Module {
 					return nil, err
 				}
 				sink := NewClickHouse(client)
-				return New(cfg, Deps{Kafka: d.Kafka, Sink: sink, Logs: sink, DeadLetters: pub, Ops: d.Ops, Log: d.Log, Grace: d.Grace})
+				sup := privacy.Follow(d.Kafka, d.Log)
+				if err := d.Closer("suppressions", sup.Close); err != nil {
+					return nil, errors.Join(err, sup.Close())
+				}
+				d.Ops.AddCheck("suppressions", sup.Ready)
+				return New(cfg, Deps{Kafka: d.Kafka, Sink: sink, Logs: sink, DeadLetters: pub, Ops: d.Ops, Log: d.Log, Grace: d.Grace, Suppressions: sup})
 			}
 		},
 	}

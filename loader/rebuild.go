@@ -16,6 +16,7 @@ import (
 	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
+	"github.com/footfall/footfall/privacy"
 )
 
 // RebuildRange is the whole UTC days [From, To) whose raw events, visits
@@ -67,6 +68,9 @@ type RebuildDeps struct {
 	MutationWait time.Duration
 	// Now is the clock the range is checked against; time.Now if nil.
 	Now func() time.Time
+	// Suppressions leaves out forgotten visitors' events, which Kafka
+	// still holds; nil reads the suppressions topic for the rebuild.
+	Suppressions Suppressor
 }
 
 // RebuildProgress is where a rebuild is: Kafka records read of Total.
@@ -120,6 +124,15 @@ func Rebuild(ctx context.Context, r RebuildRange, d RebuildDeps) (RebuildResult,
 	if err != nil {
 		return RebuildResult{}, err
 	}
+	sup := d.Suppressions
+	if sup == nil {
+		own := privacy.Follow(d.Kafka, d.Log)
+		defer func() { _ = own.Close() }() // returns nothing but nil
+		sup = own
+	}
+	if err := sup.Wait(ctx); err != nil {
+		return RebuildResult{}, err
+	}
 	conn, err := d.Client.Conn(ctx)
 	if err != nil {
 		return RebuildResult{}, err
@@ -137,7 +150,7 @@ func Rebuild(ctx context.Context, r RebuildRange, d RebuildDeps) (RebuildResult,
 		total += max(0, s.Newest-s.Oldest)
 	}
 	d.Log.Info("rebuilding", "from", r.From.Format(time.DateOnly), "to", r.To.Format(time.DateOnly), "records", total)
-	w := &rebuildWriter{sink: NewClickHouse(d.Client), r: r, log: d.Log}
+	w := &rebuildWriter{sink: NewClickHouse(d.Client), r: r, log: d.Log, suppress: sup}
 	var res RebuildResult
 	report := func() {
 		if d.Progress != nil {
@@ -168,6 +181,7 @@ type rebuildWriter struct {
 	sink                     *ClickHouse
 	r                        RebuildRange
 	log                      *slog.Logger
+	suppress                 Suppressor
 	batch                    []*event.Event
 	seen                     map[string]bool
 	events, context, skipped int64
@@ -177,6 +191,10 @@ func (w *rebuildWriter) add(ctx context.Context, rec kafka.Record) error {
 	e := new(event.Event)
 	if err := event.DecodeRecord(rec.Value, e); err != nil || e.ID == "" {
 		w.skipped++ // the live loader dead-lettered it
+		return nil
+	}
+	if w.suppress.Suppressed(e.SiteID, e.AnonymousID, e.UserID) {
+		w.skipped++ // a forgotten visitor's (docs/privacy.md)
 		return nil
 	}
 	t := eventTime(e)

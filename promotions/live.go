@@ -12,6 +12,10 @@ import (
 	"github.com/footfall/footfall/internal/kafka"
 )
 
+// errRebuilt is followOnce's answer when user_promotions changed in a way
+// the view cannot follow row by row.
+var errRebuilt = errors.New("user_promotions was rebuilt by a replay, or a visitor forgotten")
+
 // follow fills the view and keeps it current until ctx ends, starting
 // over (a fresh read of PostgreSQL) when Kafka fails it.
 func (a *API) follow(ctx context.Context) error {
@@ -20,6 +24,12 @@ func (a *API) follow(ctx context.Context) error {
 		err := a.followOnce(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, errRebuilt) {
+			// Not a failure: read everything again, now.
+			a.log.Info("promotions view: reading postgres afresh", "why", err)
+			wait = time.Second
+			continue
 		}
 		a.log.Warn("promotions view: following updates failed; starting over", "err", err, "retry_in", wait)
 		select {
@@ -85,9 +95,10 @@ func (a *API) followOnce(ctx context.Context) error {
 			continue
 		}
 		if r.generation != first.generation {
-			// A replay swapped the tables: only a full read answers as
-			// PostgreSQL does now.
-			return fmt.Errorf("user_promotions was rebuilt by a replay (generation %d, the view has %d)", r.generation, first.generation)
+			// A replay swapped the tables, or a forget deleted a
+			// visitor's rows (docs/privacy.md): only a full read answers
+			// as PostgreSQL does now.
+			return fmt.Errorf("%w (generation %d, the view has %d)", errRebuilt, r.generation, first.generation)
 		}
 		a.m.resyncs.WithLabelValues("ok").Inc()
 		since = r.at

@@ -21,6 +21,7 @@ import (
 	"github.com/footfall/footfall/internal/logging"
 	"github.com/footfall/footfall/loader"
 	"github.com/footfall/footfall/moderator"
+	"github.com/footfall/footfall/privacy"
 	"github.com/footfall/footfall/promotions"
 	"github.com/footfall/footfall/reviews"
 )
@@ -36,6 +37,7 @@ var modules = []app.Module{
 	dashboard.Module(),
 	reviews.Module(),
 	moderator.Module(),
+	privacy.Module(),
 }
 
 // command is one subcommand: setup registers its flags and returns what to
@@ -58,6 +60,7 @@ func commands() []command {
 		command{"seed-demo", "load the demo shop's promotions catalog into PostgreSQL", setupSeedDemo},
 		command{"generate", "write realistic events for one site straight into ClickHouse (benchmark data)", setupGenerate},
 		replayCommand,
+		forgetCommand,
 		command{"ports", "print each service's name and default port, one per line (for scripts)", setupPorts},
 	)
 }

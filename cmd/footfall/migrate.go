@@ -33,7 +33,12 @@ func setupMigrate(fs *flag.FlagSet) func(context.Context, *slog.Logger) error {
 		if err := migrateClickHouse(ctx, ch, log); err != nil {
 			return err
 		}
-		return kafka.EnsureTopics(kc, log, event.AllTopics(kc.TopicPrefix))
+		if err := kafka.EnsureTopics(kc, log, event.AllTopics(kc.TopicPrefix)); err != nil {
+			return err
+		}
+		// The latest record of an id is what counts: compaction keeps it,
+		// whatever the topic's retention (docs/privacy.md).
+		return kafka.SetTopicConfig(kc, event.SuppressionsTopic(kc.TopicPrefix), map[string]string{"cleanup.policy": "compact"})
 	}
 }
 

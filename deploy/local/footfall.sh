@@ -90,6 +90,7 @@ do_start() {
   FOOTFALL_COLLECTOR_SITES="demo=$(cat "$KEYFILE")" \
   FOOTFALL_COLLECTOR_SERVER_KEYS="demo=$(cat "$SERVERKEYFILE")" \
   FOOTFALL_REVIEWS_SERVER_KEYS="demo=$(cat "$SERVERKEYFILE")" \
+  FOOTFALL_PRIVACY_SERVER_KEYS="demo=$(cat "$SERVERKEYFILE")" \
   FOOTFALL_COLLECTOR_ALLOWED_ORIGINS="demo=http://$HOST:${PORTS[collector]}|http://localhost:${PORTS[collector]}" \
   FOOTFALL_DASHBOARD_KEYS="demo=$(cat "$STATSKEYFILE")" \
   FOOTFALL_COLLECTOR_DEMO_SITE=demo \
@@ -115,6 +116,7 @@ print_urls() {
 [footfall] dashboard      http://$HOST:${PORTS[dashboard]}/#site=demo&key=$(cat "$STATSKEYFILE" 2>/dev/null)
 [footfall] collector      POST $collector/v1/batch   beacon $collector/footfall.js
 [footfall] promotions     http://$HOST:${PORTS[promotions]}/v1/promotions?site=demo&user=<anonymous id>
+[footfall] forget         curl -u "\$(cat $SERVERKEYFILE):" -d '{"user_id":"<id>"}' http://$HOST:${PORTS[privacy]}/v1/forget   (or: bin/footfall forget --site demo --user <id>)
 [footfall] reviews        curl -u "\$(cat $SERVERKEYFILE):" 'http://$HOST:${PORTS[reviews]}/v1/reviews?product=<id>&viewer=<author>'
 [footfall] metrics        http://$HOST:{$ports}/metrics   (also /healthz, /readyz; --pprof adds /debug/pprof/)
 [footfall] ClickHouse     deploy/local/clickhouse.sh client -d footfall -q 'SELECT type, count() FROM events GROUP BY type'
