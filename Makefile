@@ -5,7 +5,7 @@ LOCAL := deploy/local
 # Connection settings of the local services, for the Go tests and the e2e test.
 ENV := eval "$$($(LOCAL)/env.sh)"
 
-.PHONY: up down status test vet unit integration go-test sdk-test e2e chdb tools services pipeline build bench bench-smoke selftest bench-dashboard dashboard-test
+.PHONY: deploy-check cluster-test cluster-down up down status test vet unit integration go-test sdk-test e2e chdb tools services pipeline build bench bench-smoke selftest bench-dashboard dashboard-test
 
 ## up: start Kafka, PostgreSQL, ClickHouse and Footfall (every service, the dashboard and the demo shop)
 up: services pipeline
@@ -30,7 +30,7 @@ build:
 	go build -o bin/footfall ./cmd/footfall
 
 ## test: every test, against the real services (starts them; leaves them running)
-test: vet tools services selftest go-test chdb sdk-test bench-smoke pipeline e2e dashboard-test
+test: vet tools services selftest go-test chdb sdk-test bench-smoke deploy-check pipeline e2e dashboard-test
 	@echo "make test: all passed"
 
 tools:
@@ -67,6 +67,20 @@ e2e: tools pipeline
 ## dashboard-test: the dashboard page's build check, unit tests, and the page in Chromium against the running pipeline
 dashboard-test: tools pipeline
 	$(ENV) && source <($(LOCAL)/footfall.sh env) && cd dashboard/web && npm run -s check-dist && npm test
+
+## deploy-check: Dockerfile, deploy/compose and deploy/kubernetes checked offline (BuildKit's parser and the build run natively, compose-go, kustomize + Kubernetes 1.37 schemas); see docs/deploy.md
+deploy-check:
+	cd deploy/check && go vet ./... && go test -count=1 ./...
+
+## cluster-test: Footfall on a local cluster (three KRaft Kafka brokers, ClickHouse 2 shards x 2 replicas with ZooKeeper, two of each service) under load while a broker, a replica, a loader, an enricher and a collector go down; nothing answered 2xx may be lost or doubled (docs/scale-out.md). Stops the cluster afterwards
+cluster-test: services
+	deploy/cluster/cluster.sh up
+	$(ENV) && rc=0; FOOTFALL_CLUSTER=1 go test -count=1 -v -timeout 20m -run TestCluster ./deploy/cluster/ || rc=$$?; \
+	  deploy/cluster/cluster.sh down; exit $$rc
+
+## cluster-down: stop the local cluster (its data stays in .data/cluster; deploy/cluster/cluster.sh reset removes it)
+cluster-down:
+	deploy/cluster/cluster.sh down
 
 ## bench: the stage table (cmd/benchload: each stage of the pipeline against its ceiling, on the real services), then every Go benchmark against its baseline (see docs/benchmarks.md)
 bench: services build

@@ -115,6 +115,13 @@ def test_cluster_schema_parses_and_matches_the_single_node_tables(tmp_path):
         single = str(s.query(f"SELECT name, type FROM system.columns WHERE database = 'single' AND table = '{table}' ORDER BY position", "CSV"))
         clustered = str(s.query(f"SELECT name, type FROM system.columns WHERE database = 'cluster' AND table = '{table}_local' ORDER BY position", "CSV"))
         assert clustered == single, f"{table}: the cluster table's columns differ from the single node's"
+    # The rollups' views compute the same on both: their queries, with the
+    # cluster's table names read as the single node's, are equal.
+    for view in ("events_hourly_mv", "sessions_hourly_mv"):
+        def select(db):
+            q = str(s.query(f"SELECT as_select FROM system.tables WHERE database = '{db}' AND name = '{view}'", "TSVRaw")).strip()
+            return q.replace(f"{db}.", "").replace("_local", "")
+        assert select("cluster") == select("single"), f"{view}: the cluster's view differs from the single node's"
     s.close()
 
 
