@@ -20,6 +20,7 @@ import (
 
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
+	"github.com/footfall/footfall/internal/pgoffsets"
 	"github.com/footfall/footfall/internal/server"
 )
 
@@ -170,16 +171,12 @@ func (a *Alerts) notify() {
 // NextOffsets implements kafka.OffsetStore: the group resumes from the
 // offsets committed with the counts, not from Kafka's.
 func (a *Alerts) NextOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
-	return a.nextOffsets(ctx, topic)
+	return pgoffsets.Next(ctx, a.pool, a.cfg.Group, topic)
 }
 
 // SkipRecords implements kafka.OffsetStore: records sent to the
 // dead-letter topic are consumed, so the stored offsets move past them.
 func (a *Alerts) SkipRecords(ctx context.Context, recs []kafka.Record) error {
-	next := map[partitionKey]int64{}
-	for _, r := range recs {
-		k := partitionKey{r.Topic, r.Partition}
-		next[k] = max(next[k], r.Offset+1)
-	}
-	return pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error { return a.saveOffsets(ctx, tx, next) })
+	next := pgoffsets.After(recs)
+	return pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error { return pgoffsets.Save(ctx, tx, a.cfg.Group, next) })
 }

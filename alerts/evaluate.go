@@ -15,6 +15,7 @@ import (
 
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
+	"github.com/footfall/footfall/internal/pgoffsets"
 )
 
 // windowKey is one rule's window.
@@ -80,18 +81,18 @@ func (a *Alerts) HandleBatch(ctx context.Context, recs []kafka.Record) error {
 
 func (a *Alerts) evaluate(ctx context.Context, tx pgx.Tx, rs *ruleSet, recs []kafka.Record) (evaluation, error) {
 	ev := evaluation{skipped: map[string]int{}}
-	parts := batchPartitions(recs)
+	parts := pgoffsets.Partitions(recs)
 	if len(parts) == 0 {
 		return ev, nil
 	}
-	stored, err := a.lockOffsets(ctx, tx, parts)
+	stored, err := pgoffsets.Lock(ctx, tx, a.cfg.Group, parts)
 	if err != nil {
 		return ev, err
 	}
-	next := map[partitionKey]int64{}
+	next := map[pgoffsets.Partition]int64{}
 	tallies := map[windowKey]*tally{}
 	for _, r := range recs {
-		k := partitionKey{r.Topic, r.Partition}
+		k := pgoffsets.Partition{Topic: r.Topic, Partition: r.Partition}
 		if r.Offset < stored[k] {
 			ev.skipped["already_applied"]++
 			continue
@@ -130,7 +131,7 @@ func (a *Alerts) evaluate(ctx context.Context, tx pgx.Tx, rs *ruleSet, recs []ka
 			return ev, err
 		}
 	}
-	return ev, a.saveOffsets(ctx, tx, next)
+	return ev, pgoffsets.Save(ctx, tx, a.cfg.Group, next)
 }
 
 // count adds tallies to alert_windows and fires each window that reaches

@@ -10,6 +10,7 @@ import (
 
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
+	"github.com/footfall/footfall/internal/pgoffsets"
 	"github.com/footfall/footfall/internal/testenv"
 )
 
@@ -36,11 +37,11 @@ var (
 type benchFeed struct {
 	member int
 	rng    *rand.Rand
-	next   map[partitionKey]int64
+	next   map[pgoffsets.Partition]int64
 }
 
 func newBenchFeed(member int) *benchFeed {
-	return &benchFeed{member: member, rng: rand.New(rand.NewPCG(uint64(member), 1)), next: map[partitionKey]int64{}}
+	return &benchFeed{member: member, rng: rand.New(rand.NewPCG(uint64(member), 1)), next: map[pgoffsets.Partition]int64{}}
 }
 
 func (f *benchFeed) batch(tb testing.TB, members int) []kafka.Record {
@@ -69,8 +70,8 @@ func (f *benchFeed) batch(tb testing.TB, members int) []kafka.Record {
 			ev.Click = &event.ClickDetail{Selector: "a.promo", Text: "See the deal", Href: benchHrefs[f.rng.IntN(len(benchHrefs))], Tag: "a"}
 			ev.Page = &event.Page{URL: "https://shop.example/demo/index.html", Path: "/demo/index.html", Title: "Demo shop"}
 		}
-		k := partitionKey{event.Topic("footfall", ev.Type), int32(f.member + members*(v%(benchPartitions/members)))}
-		recs[i] = record(tb, ev, k.partition, f.next[k])
+		k := pgoffsets.Partition{Topic: event.Topic("footfall", ev.Type), Partition: int32(f.member + members*(v%(benchPartitions/members)))}
+		recs[i] = record(tb, ev, k.Partition, f.next[k])
 		f.next[k]++
 	}
 	return recs

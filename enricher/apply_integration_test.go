@@ -14,6 +14,7 @@ import (
 
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
+	"github.com/footfall/footfall/internal/pgoffsets"
 	"github.com/footfall/footfall/internal/testenv"
 	"github.com/footfall/footfall/migrations"
 )
@@ -173,7 +174,7 @@ func checkScores(t *testing.T, pool *pgxpool.Pool, want map[[2]string]float64) {
 // checkOffsets compares the stored offsets of the search topic with want.
 func checkOffsets(t *testing.T, e *Enricher, want map[int32]int64) {
 	t.Helper()
-	next, err := e.store.nextOffsets(context.Background(), "footfall.search")
+	next, err := pgoffsets.Next(context.Background(), e.store.pool, e.store.group, "footfall.search")
 	if err != nil {
 		t.Fatal(err)
 	}

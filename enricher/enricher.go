@@ -24,6 +24,7 @@ import (
 	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
+	"github.com/footfall/footfall/internal/pgoffsets"
 	"github.com/footfall/footfall/internal/server"
 )
 
@@ -184,18 +185,14 @@ func (e *Enricher) prune(ctx context.Context) {
 // NextOffsets implements kafka.OffsetStore: the group resumes from the
 // offsets committed with the scores, not from Kafka's.
 func (e *Enricher) NextOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
-	return e.store.nextOffsets(ctx, topic)
+	return pgoffsets.Next(ctx, e.store.pool, e.store.group, topic)
 }
 
 // SkipRecords implements kafka.OffsetStore: records sent to the dead-letter
 // topic are consumed, so the stored offsets move past them.
 func (e *Enricher) SkipRecords(ctx context.Context, recs []kafka.Record) error {
-	next := map[partitionKey]int64{}
-	for _, r := range recs {
-		k := partitionKey{r.Topic, r.Partition}
-		next[k] = max(next[k], r.Offset+1)
-	}
-	return pgx.BeginFunc(ctx, e.store.pool, func(tx pgx.Tx) error { return e.store.saveOffsets(ctx, tx, next) })
+	next := pgoffsets.After(recs)
+	return pgx.BeginFunc(ctx, e.store.pool, func(tx pgx.Tx) error { return pgoffsets.Save(ctx, tx, e.store.group, next) })
 }
 
 var (
@@ -240,18 +237,18 @@ func refused(err error) bool {
 }
 
 func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos sites, recs []kafka.Record) (written, error) {
-	parts := batchPartitions(recs)
+	parts := pgoffsets.Partitions(recs)
 	if len(parts) == 0 {
 		return written{}, nil
 	}
-	stored, err := e.store.lockOffsets(ctx, tx, parts)
+	stored, err := pgoffsets.Lock(ctx, tx, e.store.group, parts)
 	if err != nil {
 		return written{}, err
 	}
-	next := map[partitionKey]int64{}
+	next := map[pgoffsets.Partition]int64{}
 	var events []*event.Event
 	for i, r := range recs {
-		k := partitionKey{r.Topic, r.Partition}
+		k := pgoffsets.Partition{Topic: r.Topic, Partition: r.Partition}
 		if off, ok := stored[k]; ok && r.Offset < off {
 			e.m.skipped.WithLabelValues("already_applied").Inc()
 			continue
@@ -346,19 +343,6 @@ func (e *Enricher) apply(ctx context.Context, tx pgx.Tx, promos sites, recs []ka
 	e.m.scored.Add(float64(n))
 	e.m.applied.Add(float64(applied))
 	return w, nil
-}
-
-// batchPartitions returns each partition recs come from, once.
-func batchPartitions(recs []kafka.Record) []partitionKey {
-	var parts []partitionKey
-	seen := map[partitionKey]bool{}
-	for _, r := range recs {
-		if k := (partitionKey{r.Topic, r.Partition}); !seen[k] {
-			seen[k] = true
-			parts = append(parts, k)
-		}
-	}
-	return parts
 }
 
 // seenKey is how processed_events returns ev: PostgreSQL prints a uuid in

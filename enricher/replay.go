@@ -11,6 +11,7 @@ import (
 
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
+	"github.com/footfall/footfall/internal/pgoffsets"
 	"github.com/footfall/footfall/internal/server"
 	"github.com/footfall/footfall/privacy"
 )
@@ -158,7 +159,7 @@ func Replay(ctx context.Context, cfg Config, d ReplayDeps) (ReplayResult, error)
 		return ReplayResult{}, err
 	}
 	for _, s := range spans {
-		k := partitionKey{s.Topic, s.Partition}
+		k := pgoffsets.Partition{Topic: s.Topic, Partition: s.Partition}
 		target[k] = max(target[k], s.Newest)
 	}
 	gctx, stop := context.WithCancel(ctx)
@@ -233,7 +234,7 @@ type replayHandler struct {
 }
 
 func (h *replayHandler) NextOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
-	stored, err := h.store.nextOffsets(ctx, topic)
+	stored, err := pgoffsets.Next(ctx, h.store.pool, h.store.group, topic)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/footfall/footfall/internal/pgoffsets"
 )
 
 // scoreKey identifies one user_promotions row.
@@ -33,12 +35,6 @@ type knownUser struct{ site, userID string }
 // seenEvent is an event that would change state, checked against
 // processed_events so a resend or replay is applied once.
 type seenEvent struct{ site, id string }
-
-// partitionKey is one topic partition.
-type partitionKey struct {
-	topic     string
-	partition int32
-}
 
 // tables are where a store keeps scores and event ids: the live tables,
 // or a replay's shadow tables (replay.go).
@@ -64,72 +60,6 @@ func newStore(pool *pgxpool.Pool, group string, t tables) *store {
 		upsertScores:    fmt.Sprintf(upsertScores, t.scores),
 		insertProcessed: fmt.Sprintf(insertProcessed, t.processed),
 	}
-}
-
-// nextOffsets reads the stored offsets of topic.
-func (s *store) nextOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT partition, next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2`, s.group, topic)
-	if err != nil {
-		return nil, fmt.Errorf("read consumer_offsets: %w", err)
-	}
-	out := map[int32]int64{}
-	var p int32
-	var off int64
-	_, err = pgx.ForEachRow(rows, []any{&p, &off}, func() error { out[p] = off; return nil })
-	if err != nil {
-		return nil, fmt.Errorf("read consumer_offsets: %w", err)
-	}
-	return out, nil
-}
-
-// lockOffsets reads and row-locks the offsets of the partitions in a batch
-// inside tx, so two members that both hold a partition during a rebalance
-// cannot both apply it, while members holding different partitions commit
-// side by side. A partition seen for the first time gets a row first (next
-// offset 0, replaced by write in the same transaction): a concurrent
-// insert of the same row waits for this transaction, so even a partition's
-// first batch is applied once. Rows are inserted and locked in one order,
-// so two transactions over overlapping partitions cannot deadlock.
-func (s *store) lockOffsets(ctx context.Context, tx pgx.Tx, parts []partitionKey) (map[partitionKey]int64, error) {
-	slices.SortFunc(parts, func(a, b partitionKey) int {
-		return cmp.Or(strings.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
-	})
-	topics, nums := make([]string, len(parts)), make([]int32, len(parts))
-	for i, k := range parts {
-		topics[i], nums[i] = k.topic, k.partition
-	}
-	var b pgx.Batch // one round trip
-	b.Queue(`
-		INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
-		SELECT $1, b.topic, b.partition, 0 FROM unnest($2::text[], $3::int[]) AS b(topic, partition)
-		ON CONFLICT (group_id, topic, partition) DO NOTHING`, s.group, topics, nums)
-	b.Queue(`
-		SELECT o.topic, o.partition, o.next_offset FROM consumer_offsets o
-		JOIN unnest($2::text[], $3::int[]) AS b(topic, partition) USING (topic, partition)
-		WHERE o.group_id = $1
-		ORDER BY o.topic, o.partition
-		FOR UPDATE OF o`, s.group, topics, nums)
-	results := tx.SendBatch(ctx, &b)
-	if _, err := results.Exec(); err != nil {
-		_ = results.Close() // the statement's error is the one to report
-		return nil, fmt.Errorf("add consumer_offsets rows: %w", err)
-	}
-	rows, err := results.Query()
-	if err != nil {
-		_ = results.Close()
-		return nil, fmt.Errorf("lock consumer_offsets: %w", err)
-	}
-	out := make(map[partitionKey]int64, len(parts))
-	var k partitionKey
-	var off int64
-	if _, err := pgx.ForEachRow(rows, []any{&k.topic, &k.partition, &off}, func() error { out[k] = off; return nil }); err != nil {
-		_ = results.Close()
-		return nil, fmt.Errorf("lock consumer_offsets: %w", err)
-	}
-	if err := results.Close(); err != nil {
-		return nil, fmt.Errorf("lock consumer_offsets: %w", err)
-	}
-	return out, nil
 }
 
 // firstSeen records events in processed_events and returns those that were
@@ -276,36 +206,12 @@ func knownUsersArgs(users map[knownUser]bool) []any {
 	return []any{sites, ids}
 }
 
-// upsertOffsets stores the next offset to read per partition.
-const upsertOffsets = `
-	INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
-	SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[])
-	ON CONFLICT (group_id, topic, partition) DO UPDATE SET
-	  next_offset = GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()`
-
-// offsetsArgs are upsertOffsets' arguments.
-func (s *store) offsetsArgs(next map[partitionKey]int64) []any {
-	topics, parts, offs := make([]string, 0, len(next)), make([]int32, 0, len(next)), make([]int64, 0, len(next))
-	for k, off := range next {
-		topics, parts, offs = append(topics, k.topic), append(parts, k.partition), append(offs, off)
-	}
-	return []any{s.group, topics, parts, offs}
-}
-
-// saveOffsets stores the next offset to read per partition.
-func (s *store) saveOffsets(ctx context.Context, tx pgx.Tx, next map[partitionKey]int64) error {
-	if _, err := tx.Exec(ctx, upsertOffsets, s.offsetsArgs(next)...); err != nil {
-		return fmt.Errorf("save consumer_offsets: %w", err)
-	}
-	return nil
-}
-
 // changes are what a batch writes once its events are deduplicated.
 type changes struct {
 	scores map[scoreKey]*score
 	links  map[link]bool
 	users  map[knownUser]bool
-	next   map[partitionKey]int64
+	next   map[pgoffsets.Partition]int64
 }
 
 // write sends a batch's changes and its offsets in one round trip, and
@@ -347,7 +253,7 @@ func (s *store) write(ctx context.Context, tx pgx.Tx, c changes, ttl time.Durati
 			return err
 		}})
 	}
-	b.Queue(upsertOffsets, s.offsetsArgs(c.next)...)
+	pgoffsets.QueueSave(&b, s.group, c.next)
 	steps = append(steps, step{"save consumer_offsets", nil})
 
 	results := tx.SendBatch(ctx, &b)

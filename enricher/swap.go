@@ -1,21 +1,21 @@
 package enricher
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/footfall/footfall/internal/pgoffsets"
 )
 
 // offsets are one group's stored next offsets.
-type offsets map[partitionKey]int64
+type offsets map[pgoffsets.Partition]int64
 
 func readOffsets(ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
@@ -29,9 +29,9 @@ func readOffsets(ctx context.Context, q interface {
 		return nil, fmt.Errorf("read offsets of %s: %w", group, err)
 	}
 	out := offsets{}
-	var k partitionKey
+	var k pgoffsets.Partition
 	var off int64
-	if _, err := pgx.ForEachRow(rows, []any{&k.topic, &k.partition, &off}, func() error { out[k] = off; return nil }); err != nil {
+	if _, err := pgx.ForEachRow(rows, []any{&k.Topic, &k.Partition, &off}, func() error { out[k] = off; return nil }); err != nil {
 		return nil, fmt.Errorf("read offsets of %s: %w", group, err)
 	}
 	return out, nil
@@ -155,16 +155,10 @@ func swap(ctx context.Context, pool *pgxpool.Pool, live, replay string) (bool, e
 		if !mine.reaches(liveOffs) {
 			return errNotCaughtUp
 		}
-		keys := make([]partitionKey, 0, len(mine))
-		for k := range mine {
-			keys = append(keys, k)
-		}
-		slices.SortFunc(keys, func(a, b partitionKey) int {
-			return cmp.Or(strings.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
-		})
+		keys := slices.SortedFunc(maps.Keys(mine), pgoffsets.Compare)
 		topics, parts, offs := make([]string, len(keys)), make([]int32, len(keys)), make([]int64, len(keys))
 		for i, k := range keys {
-			topics[i], parts[i], offs[i] = k.topic, k.partition, mine[k]
+			topics[i], parts[i], offs[i] = k.Topic, k.Partition, mine[k]
 		}
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)

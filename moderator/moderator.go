@@ -25,6 +25,7 @@ import (
 	"github.com/footfall/footfall/internal/config"
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
+	"github.com/footfall/footfall/internal/pgoffsets"
 	"github.com/footfall/footfall/internal/server"
 	"github.com/footfall/footfall/reviews"
 )
@@ -135,18 +136,13 @@ var (
 // NextOffsets implements kafka.OffsetStore: the group resumes from the
 // offsets committed with the decisions.
 func (mod *Moderator) NextOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
-	return nextOffsets(ctx, mod.pool, mod.cfg.Group, topic)
+	return pgoffsets.Next(ctx, mod.pool, mod.cfg.Group, topic)
 }
 
 // SkipRecords implements kafka.OffsetStore: dead-lettered records are
 // consumed.
 func (mod *Moderator) SkipRecords(ctx context.Context, recs []kafka.Record) error {
-	next := map[partitionKey]int64{}
-	for _, r := range recs {
-		k := partitionKey{r.Topic, r.Partition}
-		next[k] = max(next[k], r.Offset+1)
-	}
-	return saveOffsets(ctx, mod.pool, mod.cfg.Group, next)
+	return pgoffsets.Save(ctx, mod.pool, mod.cfg.Group, pgoffsets.After(recs))
 }
 
 // HandleBatch decides the batch's pending reviews, then writes the
@@ -157,7 +153,6 @@ func (mod *Moderator) SkipRecords(ctx context.Context, recs []kafka.Record) erro
 // the batch, which the group retries.
 func (mod *Moderator) HandleBatch(ctx context.Context, recs []kafka.Record) error {
 	keys := make([]reviewKey, 0, len(recs))
-	next := map[partitionKey]int64{}
 	for i, r := range recs {
 		var msg reviews.Message
 		if err := json.Unmarshal(r.Value, &msg); err != nil {
@@ -167,8 +162,6 @@ func (mod *Moderator) HandleBatch(ctx context.Context, recs []kafka.Record) erro
 			return &kafka.RecordError{Index: i, Err: errors.New("review without site_id or id")}
 		}
 		keys = append(keys, reviewKey{msg.SiteID, msg.ID})
-		k := partitionKey{r.Topic, r.Partition}
-		next[k] = max(next[k], r.Offset+1)
 	}
 	stored, err := loadReviews(ctx, mod.pool, keys)
 	if err != nil {
@@ -194,15 +187,11 @@ func (mod *Moderator) HandleBatch(ctx context.Context, recs []kafka.Record) erro
 	}
 	var written map[reviewKey]bool
 	err = pgx.BeginFunc(ctx, mod.pool, func(tx pgx.Tx) error {
-		parts := make([]partitionKey, 0, len(next))
-		for k := range next {
-			parts = append(parts, k)
-		}
 		// The lock makes two members that both hold a partition during a
 		// rebalance write one after the other. Records below the stored
 		// offsets need no filter: their reviews are decided already, and
 		// saveDecisions only moves pending ones.
-		if _, err := lockOffsets(ctx, tx, mod.cfg.Group, parts); err != nil {
+		if _, err := pgoffsets.Lock(ctx, tx, mod.cfg.Group, pgoffsets.Partitions(recs)); err != nil {
 			return err
 		}
 		if len(ds) > 0 {
@@ -210,7 +199,7 @@ func (mod *Moderator) HandleBatch(ctx context.Context, recs []kafka.Record) erro
 				return err
 			}
 		}
-		return saveOffsets(ctx, tx, mod.cfg.Group, next)
+		return pgoffsets.Save(ctx, tx, mod.cfg.Group, pgoffsets.After(recs))
 	})
 	if err != nil {
 		return err
