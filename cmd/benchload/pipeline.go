@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -461,9 +462,16 @@ func (b *bench) pipelineStage(ctx context.Context) ([]row, error) {
 		return nil, err
 	}
 	defer in.Close()
+	// Every service of `footfall all` listens on a port of the bench's
+	// own, whatever else runs on this machine (make up's pipeline).
+	out, err := exec.CommandContext(ctx, b.bin, "ports").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s ports: %w", b.bin, err)
+	}
 	addrs := map[string]string{}
 	var flags []string
-	for _, s := range []string{"collector", "promotions", "enricher", "loader", "dashboard"} {
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		s, _, _ := strings.Cut(line, " ")
 		addrs[s] = b.nextAddr()
 		flags = append(flags, "--"+s+"-addr", addrs[s])
 	}
