@@ -287,7 +287,12 @@ up() {
 
 down() {
   local n
-  for n in "${CH_NODES[@]}" "${KAFKA_NODES[@]}" zookeeper; do stop_node "$n"; done
+  for n in "${CH_NODES[@]}"; do stop_node "$n"; done
+  # Together: a KRaft node stopping alone after the others waits for a
+  # quorum that is gone, until it is killed.
+  for n in "${KAFKA_NODES[@]}"; do stop_node "$n" & done
+  wait
+  stop_node zookeeper
 }
 
 status() {
