@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/footfall/footfall/internal/clickhouse"
 )
 
 // Retention says how long ClickHouse keeps what the loader writes, in days;
@@ -36,20 +38,32 @@ var retained = []struct {
 }
 
 // DropExpired drops the partitions that ended before the retention of
-// their table, and returns what it dropped as table:partition.
+// their table, and returns what it dropped as table:partition. On a
+// cluster (migrations/clickhouse-cluster) the partitions are those of the
+// replicated NAME_local tables on any shard, dropped ON CLUSTER: a
+// Distributed table has no partitions of its own.
 func (c *ClickHouse) DropExpired(ctx context.Context, now time.Time, r Retention) ([]string, error) {
 	conn, err := c.client.Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
+	var db string
+	if err := conn.QueryRow(ctx, "SELECT currentDatabase()").Scan(&db); err != nil {
+		return nil, fmt.Errorf("read the current database: %w", err)
+	}
+	cluster := c.client.Cluster()
 	var dropped []string
 	for _, t := range retained {
 		days := t.days(r)
 		if days <= 0 {
 			continue
 		}
+		table, onCluster := t.table, ""
+		if cluster != "" {
+			table, onCluster = t.table+"_local", " ON CLUSTER "+clickhouse.QuoteIdent(cluster)
+		}
 		cutoff := now.UTC().AddDate(0, 0, -days)
-		parts, err := partitions(ctx, conn, t.table)
+		parts, err := partitions(ctx, conn, cluster, db, table)
 		if err != nil {
 			return dropped, err
 		}
@@ -57,8 +71,8 @@ func (c *ClickHouse) DropExpired(ctx context.Context, now time.Time, r Retention
 			if !expired(p, t.daily, cutoff) {
 				continue
 			}
-			if err := conn.Exec(ctx, "ALTER TABLE "+t.table+" DROP PARTITION "+p); err != nil {
-				return dropped, fmt.Errorf("drop partition %s of %s: %w", p, t.table, err)
+			if err := conn.Exec(ctx, "ALTER TABLE "+clickhouse.QuoteIdent(db)+"."+clickhouse.QuoteIdent(table)+onCluster+" DROP PARTITION "+p); err != nil {
+				return dropped, fmt.Errorf("drop partition %s of %s: %w", p, table, err)
 			}
 			dropped = append(dropped, t.table+":"+p)
 		}
@@ -66,10 +80,15 @@ func (c *ClickHouse) DropExpired(ctx context.Context, now time.Time, r Retention
 	return dropped, nil
 }
 
-// partitions lists the partition ids of table's active parts.
-func partitions(ctx context.Context, conn driver.Conn, table string) ([]string, error) {
-	rows, err := conn.Query(ctx, `SELECT DISTINCT partition_id FROM system.parts
-		WHERE database = currentDatabase() AND table = ? AND active`, table)
+// partitions lists the partition ids of table's active parts: on the
+// connected server, or with cluster on one replica of every shard.
+func partitions(ctx context.Context, conn driver.Conn, cluster, db, table string) ([]string, error) {
+	from := "system.parts"
+	if cluster != "" {
+		from = "cluster(" + clickhouse.QuoteString(cluster) + ", system, parts)"
+	}
+	rows, err := conn.Query(ctx, `SELECT DISTINCT partition_id FROM `+from+`
+		WHERE database = ? AND table = ? AND active`, db, table)
 	if err != nil {
 		return nil, fmt.Errorf("list partitions of %s: %w", table, err)
 	}

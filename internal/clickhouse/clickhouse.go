@@ -142,6 +142,10 @@ type Client struct {
 	conn driver.Conn
 }
 
+// Cluster is the cluster the client's tables are on (Config.Cluster); ""
+// for one server, and for a client made by ClientOf.
+func (c *Client) Cluster() string { return c.cfg.Cluster }
+
 // NewClient returns a client of database db; nothing is dialled yet.
 func NewClient(c Config, db string) *Client { return &Client{cfg: c, db: db} }
 
