@@ -137,7 +137,7 @@ func Rebuild(ctx context.Context, r RebuildRange, d RebuildDeps) (RebuildResult,
 	if err != nil {
 		return RebuildResult{}, err
 	}
-	if err := drop(ctx, conn, r, cmp.Or(d.MutationWait, 10*time.Minute), d.Log); err != nil {
+	if err := drop(ctx, d.Client, conn, r, cmp.Or(d.MutationWait, 10*time.Minute), d.Log); err != nil {
 		return RebuildResult{}, err
 	}
 	// The end is taken after the drop: whatever the live loader wrote
@@ -253,9 +253,9 @@ func (w *rebuildWriter) flush(ctx context.Context) error {
 // table's daily partitions, and by a delete (a mutation, which ClickHouse
 // runs in the background) the visits that start in them and the rollup
 // rows of their hours. It returns once the mutations are done.
-func drop(ctx context.Context, conn driver.Conn, r RebuildRange, wait time.Duration, log *slog.Logger) error {
+func drop(ctx context.Context, client *clickhouse.Client, conn driver.Conn, r RebuildRange, wait time.Duration, log *slog.Logger) error {
 	for _, day := range r.days() {
-		if err := conn.Exec(ctx, "ALTER TABLE events DROP PARTITION "+day); err != nil {
+		if err := conn.Exec(ctx, "ALTER TABLE "+client.Local("events")+" DROP PARTITION "+day); err != nil {
 			return fmt.Errorf("drop partition %s of events: %w", day, err)
 		}
 	}
@@ -267,37 +267,11 @@ func drop(ctx context.Context, conn driver.Conn, r RebuildRange, wait time.Durat
 	}
 	tables := make([]string, 0, len(deletes))
 	for _, del := range deletes {
-		if err := conn.Exec(ctx, "ALTER TABLE "+del.table+" DELETE WHERE "+span(del.col)); err != nil {
-			return fmt.Errorf("delete %s of %s: %w", span(del.col), del.table, err)
+		if err := client.Delete(ctx, conn, del.table, span(del.col)); err != nil {
+			return err
 		}
 		tables = append(tables, del.table)
 	}
 	log.Info("dropped; waiting for the deletes", "days", r.days(), "tables", tables)
-	return waitMutations(ctx, conn, tables, wait)
-}
-
-// waitMutations waits until ClickHouse has done every mutation of tables,
-// or wait has passed. ClickHouse 18.16 says nothing of a mutation that
-// fails but that it is not done.
-func waitMutations(ctx context.Context, conn driver.Conn, tables []string, wait time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		var pending uint64
-		err := conn.QueryRow(ctx, `SELECT count() FROM system.mutations
-			WHERE database = currentDatabase() AND has(?, table) AND is_done = 0`, tables).Scan(&pending)
-		if err == nil && pending == 0 {
-			return nil
-		}
-		if err != nil && ctx.Err() == nil {
-			return fmt.Errorf("read system.mutations: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d deletes of %v not done after %s: %w", pending, tables, wait, ctx.Err())
-		case <-tick.C:
-		}
-	}
+	return client.WaitMutations(ctx, conn, tables, wait)
 }

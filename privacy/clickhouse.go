@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/footfall/footfall/internal/clickhouse"
 )
 
 // LogIDKeys are the log attributes that name a visitor: Footfall's own
@@ -93,7 +95,7 @@ func describe(ctx context.Context, conn driver.Conn, s *chSubject) (eventIDs []s
 // deleteClickHouse deletes the subject's rows from every table, and
 // returns how many each held. ClickHouse deletes by mutations, run in the
 // background: it returns once they are done.
-func deleteClickHouse(ctx context.Context, conn driver.Conn, s *chSubject, wait time.Duration) ([]Count, error) {
+func deleteClickHouse(ctx context.Context, client *clickhouse.Client, conn driver.Conn, s *chSubject, wait time.Duration) ([]Count, error) {
 	var out []Count
 	var mutated []string
 	for _, t := range chTables {
@@ -106,12 +108,15 @@ func deleteClickHouse(ctx context.Context, conn driver.Conn, s *chSubject, wait 
 		if n == 0 {
 			continue
 		}
-		if err := conn.Exec(ctx, "ALTER TABLE "+t.name+" DELETE WHERE "+w, args...); err != nil {
-			return out, fmt.Errorf("delete the visitor's rows of %s: %w", t.name, err)
+		if err := client.Delete(ctx, conn, t.name, w, args...); err != nil {
+			return out, fmt.Errorf("delete the visitor's rows: %w", err)
 		}
 		mutated = append(mutated, t.name)
 	}
-	return out, waitMutations(ctx, conn, mutated, wait)
+	if err := client.WaitMutations(ctx, conn, mutated, wait); err != nil {
+		return out, fmt.Errorf("%w (run forget again once they are)", err)
+	}
+	return out, nil
 }
 
 // remainingClickHouse counts the subject's rows still in each table.
@@ -197,7 +202,7 @@ GROUP BY site_id, hour, dimension, value, lvl`
 // recomputeRollups drops the rollup rows of the site's touched hours and
 // writes them again from everyone's rows but the subject's. It returns
 // the hours recomputed per rollup.
-func recomputeRollups(ctx context.Context, conn driver.Conn, s *chSubject, wait time.Duration) ([]Count, error) {
+func recomputeRollups(ctx context.Context, client *clickhouse.Client, conn driver.Conn, s *chSubject, wait time.Duration) ([]Count, error) {
 	rollups := []struct {
 		table  string
 		hours  []uint32
@@ -212,13 +217,13 @@ func recomputeRollups(ctx context.Context, conn driver.Conn, s *chSubject, wait 
 		if len(r.hours) == 0 {
 			continue
 		}
-		if err := conn.Exec(ctx, "ALTER TABLE "+r.table+" DELETE WHERE site_id = ? AND has(?, toUInt32(hour))", s.site, r.hours); err != nil {
-			return nil, fmt.Errorf("delete %d hours of %s: %w", len(r.hours), r.table, err)
+		if err := client.Delete(ctx, conn, r.table, "site_id = ? AND has(?, toUInt32(hour))", s.site, r.hours); err != nil {
+			return nil, fmt.Errorf("delete %d hours: %w", len(r.hours), err)
 		}
 		mutated = append(mutated, r.table)
 	}
-	if err := waitMutations(ctx, conn, mutated, wait); err != nil {
-		return nil, err
+	if err := client.WaitMutations(ctx, conn, mutated, wait); err != nil {
+		return nil, fmt.Errorf("%w (run forget again once they are)", err)
 	}
 	var out []Count
 	for _, r := range rollups {
@@ -231,34 +236,6 @@ func recomputeRollups(ctx context.Context, conn driver.Conn, s *chSubject, wait 
 		out = append(out, Count{Store: StoreClickHouse, Table: r.table, Rows: int64(len(r.hours)), Unit: UnitHours})
 	}
 	return out, nil
-}
-
-// waitMutations waits until ClickHouse has done every mutation of tables,
-// or wait has passed (as loader/rebuild.go waits for its own).
-func waitMutations(ctx context.Context, conn driver.Conn, tables []string, wait time.Duration) error {
-	if len(tables) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		var pending uint64
-		err := conn.QueryRow(ctx, `SELECT count() FROM system.mutations
-			WHERE database = currentDatabase() AND has(?, table) AND is_done = 0`, tables).Scan(&pending)
-		if err == nil && pending == 0 {
-			return nil
-		}
-		if err != nil && ctx.Err() == nil {
-			return fmt.Errorf("read system.mutations: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d deletes of %v not done after %s (run forget again once they are): %w", pending, tables, wait, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }
 
 func strings1(ctx context.Context, conn driver.Conn, q string, args ...any) ([]string, error) {

@@ -235,13 +235,13 @@ func (f *Forgetter) delete(ctx context.Context, conn driver.Conn, s *chSubject, 
 		return nil, err
 	}
 	progress(StepRollups, fmt.Sprintf("%d event hours, %d visit hours", len(s.eventHours), len(s.visitHours)))
-	rolled, err := recomputeRollups(ctx, conn, s, f.o.MutationWait)
+	rolled, err := recomputeRollups(ctx, f.d.ClickHouse, conn, s, f.o.MutationWait)
 	out = append(out, rolled...)
 	if err != nil {
 		return out, err
 	}
 	progress(StepCH, "")
-	chCounts, err := deleteClickHouse(ctx, conn, s, f.o.MutationWait)
+	chCounts, err := deleteClickHouse(ctx, f.d.ClickHouse, conn, s, f.o.MutationWait)
 	return append(out, chCounts...), err
 }
 
