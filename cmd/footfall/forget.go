@@ -74,6 +74,12 @@ func runForget(ctx context.Context, log *slog.Logger, kc kafka.Config, pg postgr
 			err = errors.Join(err, fmt.Errorf("close producer: %w", cerr))
 		}
 	}()
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	err = pub.WaitReady(wctx)
+	cancel()
+	if err != nil {
+		return err
+	}
 	sup := privacy.Follow(kc, log)
 	defer func() { _ = sup.Close() }() // returns nothing but nil
 	f := privacy.New(opts, privacy.Deps{Kafka: kc, Publisher: pub, Pool: pool, ClickHouse: ch, Suppressions: sup, Log: log})

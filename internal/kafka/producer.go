@@ -154,6 +154,25 @@ func (p *Producer) Publish(ctx context.Context, recs []Record) error {
 	return out
 }
 
+// WaitReady waits until Ready answers nil, or ctx ends. A service
+// publishes at once and keeps what Kafka refuses; a command that must
+// publish (footfall forget) waits for the connection first.
+func (p *Producer) WaitReady(ctx context.Context) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := p.Ready(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafka not reachable: %w", err)
+		case <-tick.C:
+		}
+	}
+}
+
 // Ready asks the cluster for its metadata: nil when a broker answers. One
 // request at a time goes out, however often readiness is probed, and ctx
 // bounds the wait for it.
