@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/footfall/footfall/internal/event"
 )
 
 // Notification statuses, as Alertmanager names them.
@@ -82,7 +84,7 @@ func (n notice) labels() map[string]string {
 	l := map[string]string{
 		"alertname": n.rule.Name,
 		"site":      n.rule.SiteID,
-		"severity":  strings.ToLower(SeverityName(n.rule.MinSeverity)),
+		"severity":  strings.ToLower(event.SeverityName(n.rule.MinSeverity)),
 	}
 	if n.rule.Service != "" {
 		l["service"] = n.rule.Service
@@ -103,7 +105,7 @@ func fingerprint(labels map[string]string) string {
 // what says in words which records the rule counts.
 func (r *rule) what() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s+ log records", SeverityName(r.MinSeverity))
+	fmt.Fprintf(&b, "%s+ log records", event.SeverityName(r.MinSeverity))
 	if r.Service != "" {
 		fmt.Fprintf(&b, " of %s", r.Service)
 	}

@@ -129,7 +129,7 @@ func (r *rig) addRule(s ruleSpec) int64 {
 func logRecord(service string, severity uint8, body string, at time.Time) *event.LogRecord {
 	return &event.LogRecord{
 		V: event.LogRecordVersion, SiteID: site, Time: at.UnixMilli(), Service: service,
-		SeverityText: alerts.SeverityName(severity), SeverityNumber: severity, Body: body,
+		SeverityText: event.SeverityName(severity), SeverityNumber: severity, Body: body,
 		Attributes: map[string]string{}, ReceivedAt: time.Now().UnixMilli(),
 	}
 }

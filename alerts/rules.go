@@ -119,13 +119,6 @@ func (rs *rules) reload(ctx context.Context) (*ruleSet, error) {
 	return s, nil
 }
 
-// severityNames are OpenTelemetry's severity ranges by the name of their
-// first number, as the collector names them (docs/logs.md).
-var severityNames = []struct {
-	name   string
-	number uint8
-}{{"TRACE", 1}, {"DEBUG", 5}, {"INFO", 9}, {"WARN", 13}, {"ERROR", 17}, {"FATAL", 21}}
-
 // ParseSeverity reads a minimum severity as a rule takes it: a number
 // 1-24 or a name (TRACE, DEBUG, INFO, WARN or WARNING, ERROR, FATAL or
 // CRITICAL, any case), the first number of the name's range. It is the Go
@@ -138,9 +131,9 @@ func ParseSeverity(s string) (uint8, error) {
 	case "CRITICAL":
 		s = "FATAL"
 	}
-	for _, n := range severityNames {
-		if n.name == s {
-			return n.number, nil
+	for n := uint8(1); n <= 24; n += 4 { // the first number of each range
+		if event.SeverityName(n) == s {
+			return n, nil
 		}
 	}
 	var n int
@@ -148,16 +141,4 @@ func ParseSeverity(s string) (uint8, error) {
 		return uint8(n), nil
 	}
 	return 0, fmt.Errorf("severity %q: want 1-24 or one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL", s)
-}
-
-// SeverityName is the name of the range severity number n falls in
-// ("ERROR" for 17-20), "" for 0 or a number past 24.
-func SeverityName(n uint8) string {
-	name := ""
-	for _, s := range severityNames {
-		if n >= s.number && n <= 24 {
-			name = s.name
-		}
-	}
-	return name
 }

@@ -85,7 +85,7 @@ func (in *logInput) record(site string, received int64) (*event.LogRecord, *even
 	}
 	switch {
 	case rec.SeverityText == "" && rec.SeverityNumber > 0:
-		rec.SeverityText = severityNames[(rec.SeverityNumber-1)/4]
+		rec.SeverityText = event.SeverityName(rec.SeverityNumber)
 	case rec.SeverityNumber == 0 && rec.SeverityText != "":
 		rec.SeverityNumber = uint8(severityNumberOf(rec.SeverityText))
 	}
@@ -103,10 +103,6 @@ func checkHexID(what, id string, n int) error {
 	}
 	return nil
 }
-
-// severityNames are OpenTelemetry's short names of its six severity ranges
-// (1-4 TRACE, 5-8 DEBUG, ... 21-24 FATAL).
-var severityNames = [...]string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
 
 // severityNumberOf maps a level name to the first number of its range, as
 // OpenTelemetry's log bridges do; an unknown name is 0 (unspecified).

@@ -24,3 +24,17 @@ type LogRecord struct {
 
 // Key keeps a service's records of a site on one partition, in order.
 func (r *LogRecord) Key() string { return r.SiteID + ":" + r.Service }
+
+// severityRanges names OpenTelemetry's six severity ranges of four numbers
+// each: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR, 21-24
+// FATAL.
+var severityRanges = [...]string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+
+// SeverityName is the name of the range severity number n falls in
+// ("ERROR" for 17-20); "" for 0 (unspecified) or a number past 24.
+func SeverityName(n uint8) string {
+	if n == 0 || n > 24 {
+		return ""
+	}
+	return severityRanges[(n-1)/4]
+}
