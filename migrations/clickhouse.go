@@ -10,6 +10,8 @@ import (
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/footfall/footfall/internal/clickhouse"
 )
 
 // ApplyClickHouse applies the ClickHouse migrations not yet recorded in
@@ -28,7 +30,7 @@ func ApplyClickHouse(ctx context.Context, conn driver.Conn, log *slog.Logger) (i
 // harmlessly. The database must exist on every server
 // (CreateClickHouseDatabaseOnCluster).
 func ApplyClickHouseCluster(ctx context.Context, conn driver.Conn, db, cluster string, log *slog.Logger) (int, error) {
-	expand := strings.NewReplacer("${database}", quoteIdent(db), "${cluster}", quoteIdent(cluster)).Replace
+	expand := strings.NewReplacer("${database}", clickhouse.QuoteIdent(db), "${cluster}", clickhouse.QuoteIdent(cluster)).Replace
 	return applyClickHouse(ctx, conn, "clickhouse-cluster", expand, log)
 }
 
@@ -113,7 +115,7 @@ func record(ctx context.Context, conn driver.Conn, version uint32, name string) 
 
 // CreateClickHouseDatabaseOnCluster creates db on every server of cluster.
 func CreateClickHouseDatabaseOnCluster(ctx context.Context, conn driver.Conn, db, cluster string) error {
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(db)+" ON CLUSTER "+quoteIdent(cluster)); err != nil {
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+clickhouse.QuoteIdent(db)+" ON CLUSTER "+clickhouse.QuoteIdent(cluster)); err != nil {
 		return fmt.Errorf("create clickhouse database %s on cluster %s: %w", db, cluster, err)
 	}
 	return nil
@@ -121,19 +123,8 @@ func CreateClickHouseDatabaseOnCluster(ctx context.Context, conn driver.Conn, db
 
 // CreateClickHouseDatabase creates db over a connection to another database.
 func CreateClickHouseDatabase(ctx context.Context, conn driver.Conn, db string) error {
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(db)); err != nil {
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+clickhouse.QuoteIdent(db)); err != nil {
 		return fmt.Errorf("create clickhouse database %s: %w", db, err)
 	}
 	return nil
-}
-
-func quoteIdent(s string) string {
-	out := []byte{'`'}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '`' || s[i] == '\\' {
-			out = append(out, '\\')
-		}
-		out = append(out, s[i])
-	}
-	return string(append(out, '`'))
 }
