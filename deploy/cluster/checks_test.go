@@ -18,6 +18,7 @@ import (
 	"github.com/footfall/footfall/internal/clickhouse"
 	"github.com/footfall/footfall/internal/event"
 	"github.com/footfall/footfall/internal/kafka"
+	"github.com/footfall/footfall/internal/pgoffsets"
 	"github.com/footfall/footfall/internal/testenv"
 )
 
@@ -34,7 +35,7 @@ func (c *cluster) checkClickHouse(s sent) {
 	defer func() { _ = conn.Close() }()
 	counts := map[string]uint64{}
 	testenv.Eventually(t, 3*time.Minute, func() (bool, string) {
-		if lag := c.lag(c.loaderGroup, c.committedInKafka); lag != 0 {
+		if lag := c.lag(c.loaderGroup, false); lag != 0 {
 			return false, fmt.Sprintf("the loaders are %d records behind", lag)
 		}
 		counts = map[string]uint64{}
@@ -143,7 +144,7 @@ func (c *cluster) checkPostgres(s sent) {
 	}
 	processed := map[string]bool{}
 	testenv.Eventually(t, 2*time.Minute, func() (bool, string) {
-		if lag := c.lag(c.enricherGroup, c.committedInPostgres); lag != 0 {
+		if lag := c.lag(c.enricherGroup, true); lag != 0 {
 			return false, fmt.Sprintf("the enrichers are %d records behind", lag)
 		}
 		processed = map[string]bool{}
@@ -215,8 +216,10 @@ func (c *cluster) checkPromotions(s sent) {
 	c.t.Logf("promotions: both instances show visitor %s the %s first", visitor, answers["promotions-1"])
 }
 
-// lag is how many records of the event topics a group has not committed.
-func (c *cluster) lag(group string, committed func(group, topic string) (map[int32]int64, error)) int64 {
+// lag is how many records of the event topics a group has not committed:
+// in Kafka, or with inPostgres in consumer_offsets, where the enricher
+// keeps them with its writes.
+func (c *cluster) lag(group string, inPostgres bool) int64 {
 	in, err := kafka.NewInspector(c.kafkaConfig())
 	if err != nil {
 		return -1
@@ -230,7 +233,12 @@ func (c *cluster) lag(group string, committed func(group, topic string) (map[int
 	done := map[string]map[int32]int64{}
 	for _, s := range spans {
 		if done[s.Topic] == nil {
-			if done[s.Topic], err = committed(group, s.Topic); err != nil {
+			if inPostgres {
+				done[s.Topic], err = pgoffsets.Next(context.Background(), c.postgres(), group, s.Topic)
+			} else {
+				done[s.Topic], err = in.Committed(group, s.Topic)
+			}
+			if err != nil {
 				return -1
 			}
 		}
@@ -248,35 +256,6 @@ func (c *cluster) kafkaConfig() kafka.Config {
 	kc.Brokers = c.kafka
 	kc.TopicPrefix = c.prefix
 	return kc
-}
-
-func (c *cluster) committedInKafka(group, topic string) (map[int32]int64, error) {
-	in, err := kafka.NewInspector(c.kafkaConfig())
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = in.Close() }()
-	return in.Committed(group, topic)
-}
-
-// committedInPostgres reads the enricher's offsets, which it keeps in
-// PostgreSQL with its writes.
-func (c *cluster) committedInPostgres(group, topic string) (map[int32]int64, error) {
-	rows, err := c.postgres().Query(context.Background(), "SELECT partition, next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2", group, topic)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[int32]int64{}
-	for rows.Next() {
-		var p int32
-		var next int64
-		if err := rows.Scan(&p, &next); err != nil {
-			return nil, err
-		}
-		out[p] = next
-	}
-	return out, rows.Err()
 }
 
 // ---- group membership --------------------------------------------------------

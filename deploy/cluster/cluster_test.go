@@ -114,6 +114,7 @@ type cluster struct {
 	mu    sync.Mutex
 	procs map[string]*exec.Cmd
 	exits map[string]*exit
+	pool  *pgxpool.Pool
 }
 
 // exit is how a process ended, once done is closed.
@@ -396,14 +397,20 @@ func (c *cluster) chConfig() clickhouse.Config {
 	return cfg
 }
 
+// postgres is a pool on the run's PostgreSQL database, opened once.
 func (c *cluster) postgres() *pgxpool.Pool {
 	c.t.Helper()
-	cfg := postgres.DefaultConfig()
-	cfg.URL = c.pgURL
-	pool, err := postgres.Open(context.Background(), cfg)
-	if err != nil {
-		c.t.Fatal(err)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pool == nil {
+		cfg := postgres.DefaultConfig()
+		cfg.URL = c.pgURL
+		pool, err := postgres.Open(context.Background(), cfg)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.t.Cleanup(pool.Close)
+		c.pool = pool
 	}
-	c.t.Cleanup(pool.Close)
-	return pool
+	return c.pool
 }
