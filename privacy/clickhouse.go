@@ -202,6 +202,16 @@ GROUP BY site_id, hour, dimension, value, lvl`
 // recomputeRollups drops the rollup rows of the site's touched hours and
 // writes them again from everyone's rows but the subject's. It returns
 // the hours recomputed per rollup.
+//
+// Each rollup's delete is followed at once by its insert, and the forget
+// waits for the deletes after both: a mutation only rewrites the parts
+// written before it, so the recomputed rows, written after it, stay.
+// Waiting in between left the hours without figures for as long as the
+// mutation ran, widened the moment in which a live insert into those hours
+// is counted twice (see docs/privacy.md), and on a cluster with an insert
+// quorum waited on the live loader (WaitMutations). A delete and insert
+// that fail halfway are tried again whole: the next delete covers
+// whatever the failed insert wrote.
 func recomputeRollups(ctx context.Context, client *clickhouse.Client, conn driver.Conn, s *chSubject, wait time.Duration) ([]Count, error) {
 	rollups := []struct {
 		table  string
@@ -212,30 +222,48 @@ func recomputeRollups(ctx context.Context, client *clickhouse.Client, conn drive
 		{"events_hourly", s.eventHours, rollupEvents, []any{s.site, s.eventHours, s.ids, s.ids}},
 		{"sessions_hourly", s.visitHours, rollupSessions, []any{s.site, s.visitHours, s.ids, s.sessionsOrNone()}},
 	}
+	var out []Count
 	var mutated []string
 	for _, r := range rollups {
 		if len(r.hours) == 0 {
 			continue
 		}
-		if err := client.Delete(ctx, conn, r.table, "site_id = ? AND has(?, toUInt32(hour))", s.site, r.hours); err != nil {
-			return nil, fmt.Errorf("delete %d hours: %w", len(r.hours), err)
-		}
-		mutated = append(mutated, r.table)
-	}
-	if err := client.WaitMutations(ctx, conn, mutated, wait); err != nil {
-		return nil, fmt.Errorf("%w (run forget again once they are)", err)
-	}
-	var out []Count
-	for _, r := range rollups {
-		if len(r.hours) == 0 {
-			continue
-		}
-		if err := conn.Exec(ctx, r.insert, r.args...); err != nil {
+		err := retry(ctx, func() error {
+			if err := client.Delete(ctx, conn, r.table, "site_id = ? AND has(?, toUInt32(hour))", s.site, r.hours); err != nil {
+				return err
+			}
+			return conn.Exec(ctx, r.insert, r.args...)
+		})
+		if err != nil {
 			return out, fmt.Errorf("recompute %d hours of %s: %w", len(r.hours), r.table, err)
 		}
+		mutated = append(mutated, r.table)
 		out = append(out, Count{Store: StoreClickHouse, Table: r.table, Rows: int64(len(r.hours)), Unit: UnitHours})
 	}
+	if err := client.WaitMutations(ctx, conn, mutated, wait); err != nil {
+		return out, fmt.Errorf("%w (run forget again once they are)", err)
+	}
 	return out, nil
+}
+
+// retryBackoff are the pauses between tries of a recompute: an insert
+// into a replicated table can meet another quorum insert (18.16 runs one
+// at a time per shard) or a replica that is restarting.
+var retryBackoff = []time.Duration{250 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
+
+func retry(ctx context.Context, try func() error) error {
+	err := try()
+	for _, pause := range retryBackoff {
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(pause):
+			err = try()
+		}
+	}
+	return err
 }
 
 func strings1(ctx context.Context, conn driver.Conn, q string, args ...any) ([]string, error) {

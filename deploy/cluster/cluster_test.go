@@ -1,8 +1,10 @@
 // Package cluster_test runs Footfall on a local cluster (cluster.sh: three
 // KRaft Kafka nodes, ClickHouse as two shards x two replicas) with two of
 // each consuming service, under load, while a broker, a ClickHouse
-// replica, a loader, an enricher and a collector are taken down, and
-// checks that nothing answered 2xx was lost or counted twice. `make
+// replica, a loader, an enricher and a collector are taken down and a
+// visitor is forgotten (forget_test.go), and checks that nothing answered
+// 2xx was lost or counted twice, and that the forgotten visitor is on no
+// server. `make
 // cluster-test` starts the cluster and runs it (FOOTFALL_CLUSTER=1);
 // elsewhere it skips.
 package cluster_test
@@ -16,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -60,12 +63,17 @@ func TestCluster(t *testing.T) {
 		t.Skip("cluster test: needs the local cluster; run it with `make cluster-test`")
 	}
 	c := newCluster(t)
+	forget := newForgetCase(c)
+	c.setEnv("FOOTFALL_COLLECTOR_SITES", "demo="+c.writeKey+","+forget.sites())
+	c.setEnv("FOOTFALL_COLLECTOR_SERVER_KEYS", forget.serverKeys())
 	c.migrate()
 	for _, name := range []string{"collector-1", "collector-2", "enricher-1", "enricher-2", "loader-1", "loader-2", "promotions-1", "promotions-2"} {
 		c.start(name)
 	}
 	c.ready("collector-1", "collector-2", "enricher-1", "enricher-2", "loader-1", "loader-2", "promotions-1", "promotions-2")
 	t.Logf("8 Footfall processes ready; load %d visits/s (%d events/s) for %v", loadRate, loadRate*5, loadFor)
+
+	forget.seed()
 
 	members := watchGroups(t, c.kafka, c.loaderGroup, c.enricherGroup)
 	l := startLoad(t, c, loadRate)
@@ -77,6 +85,8 @@ func TestCluster(t *testing.T) {
 		steps.Add(1)
 		time.AfterFunc(f.at, func() { defer steps.Done(); c.fault(f.what) })
 	}
+	steps.Add(1)
+	time.AfterFunc(forgetAt, func() { defer steps.Done(); forget.run() })
 	time.Sleep(time.Until(start.Add(loadFor)))
 	steps.Wait()
 	sent := l.stop()
@@ -89,6 +99,7 @@ func TestCluster(t *testing.T) {
 	c.checkClickHouse(sent)
 	c.checkPostgres(sent)
 	c.checkPromotions(sent)
+	forget.check()
 	members.stop()
 	members.report(t)
 	c.checkLeaving()
@@ -187,6 +198,12 @@ func newCluster(t *testing.T) *cluster {
 	t.Cleanup(c.stopAll)
 	t.Logf("namespace %s; process logs in %s", ns, c.logs)
 	return c
+}
+
+// setEnv sets a variable of the processes' environment.
+func (c *cluster) setEnv(k, v string) {
+	c.env = slices.DeleteFunc(c.env, func(kv string) bool { return strings.HasPrefix(kv, k+"=") })
+	c.env = append(c.env, k+"="+v)
 }
 
 func randomHex(n int) string {

@@ -37,7 +37,12 @@ func (c *Client) Delete(ctx context.Context, conn driver.Conn, table, where stri
 // WaitMutations waits until every mutation of tables is done (on a
 // cluster, of their replicated tables on every shard), or wait has
 // passed. ClickHouse 18.16 says nothing of a mutation that fails but
-// that it is not done.
+// that it is not done. Nor does it say why one waits: with insert_quorum,
+// it never mutates the newest part written with a quorum (the part a
+// sequentially consistent read checks for) until another quorum insert
+// into the table replaces it as the newest, so a delete waits for the
+// next write to the table on each shard: seconds for events while a shop
+// is open, longer for a quiet logs table.
 func (c *Client) WaitMutations(ctx context.Context, conn driver.Conn, tables []string, wait time.Duration) error {
 	if len(tables) == 0 {
 		return nil
@@ -68,7 +73,11 @@ func (c *Client) WaitMutations(ctx context.Context, conn driver.Conn, tables []s
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d deletes of %v not done after %s: %w", pending, tables, wait, ctx.Err())
+			err := fmt.Errorf("%d deletes of %v not done after %s: %w", pending, tables, wait, ctx.Err())
+			if c.cfg.InsertQuorum > 0 {
+				err = fmt.Errorf("%w; with an insert quorum, ClickHouse 18.16 rewrites a table's newest part only once another insert into that table follows on its shard", err)
+			}
+			return err
 		case <-tick.C:
 		}
 	}
