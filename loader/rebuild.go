@@ -88,6 +88,12 @@ type RebuildResult struct {
 // rebuildBatch is how many events go to the sink at a time.
 const rebuildBatch = 10000
 
+// rebuildRetries are the pauses before a failed write of a batch is tried
+// again: on a cluster with an insert quorum, ClickHouse 18.16 refuses an
+// insert while another quorum insert into the table (the live loader's)
+// is under way on the shard, and a replica may be restarting.
+var rebuildRetries = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
+
 // rebuildContext is how far either side of the range events are handed to
 // the sink as well: the visit lookback. They are in the events table, so
 // the sink inserts none of them again; but a visit of a batch with an
@@ -150,6 +156,10 @@ func Rebuild(ctx context.Context, r RebuildRange, d RebuildDeps) (RebuildResult,
 		total += max(0, s.Newest-s.Oldest)
 	}
 	d.Log.Info("rebuilding", "from", r.From.Format(time.DateOnly), "to", r.To.Format(time.DateOnly), "records", total)
+	// The day's events and visits are written again as they were: a
+	// replicated table would drop a block it took before (a visit alone
+	// in its block) as a retry.
+	ctx = clickhouse.Rewrite(ctx)
 	w := &rebuildWriter{sink: NewClickHouse(d.Client), r: r, log: d.Log, suppress: sup}
 	var res RebuildResult
 	report := func() {
@@ -224,6 +234,7 @@ func (w *rebuildWriter) flush(ctx context.Context) error {
 	slices.SortFunc(w.batch, func(a, b *event.Event) int {
 		return cmp.Or(eventTime(a).Compare(eventTime(b)), strings.Compare(a.ID, b.ID))
 	})
+	pauses := rebuildRetries
 	for {
 		err := w.sink.Write(ctx, w.batch)
 		var re *RowError
@@ -231,6 +242,17 @@ func (w *rebuildWriter) flush(ctx context.Context) error {
 			w.log.Warn("event left out: clickhouse can never hold it", "id", w.batch[re.Row].ID, "err", re.Err)
 			w.batch = slices.Delete(w.batch, re.Row, re.Row+1)
 			w.skipped++
+			continue
+		}
+		if err != nil && len(pauses) > 0 && !kafka.IsPermanent(err) && ctx.Err() == nil {
+			// The sink writes nothing twice, as for the live loader's
+			// redeliveries.
+			w.log.Warn("write failed; trying again", "events", len(w.batch), "in", pauses[0], "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(pauses[0]):
+			}
+			pauses = pauses[1:]
 			continue
 		}
 		if err != nil {
@@ -252,12 +274,17 @@ func (w *rebuildWriter) flush(ctx context.Context) error {
 // drop removes what ClickHouse holds for the days of r: the events
 // table's daily partitions, and by a delete (a mutation, which ClickHouse
 // runs in the background) the visits that start in them and the rollup
-// rows of their hours. It returns once the mutations are done.
+// rows of their hours. It returns once every server is done with both: a
+// replica still holding a dropped event or a deleted visit would have the
+// rebuild skip the event, or fold the visit onto the row being deleted.
 func drop(ctx context.Context, client *clickhouse.Client, conn driver.Conn, r RebuildRange, wait time.Duration, log *slog.Logger) error {
 	for _, day := range r.days() {
-		if err := conn.Exec(ctx, "ALTER TABLE "+client.Local("events")+" DROP PARTITION "+day); err != nil {
+		if err := client.Alter(ctx, conn, "events", "DROP PARTITION "+day); err != nil {
 			return fmt.Errorf("drop partition %s of events: %w", day, err)
 		}
+	}
+	if err := client.WaitDropped(ctx, conn, "events", r.days(), wait); err != nil {
+		return err
 	}
 	span := func(col string) string {
 		return fmt.Sprintf("%s >= toDateTime(%d) AND %s < toDateTime(%d)", col, r.From.Unix(), col, r.To.Unix())

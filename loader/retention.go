@@ -40,8 +40,8 @@ var retained = []struct {
 // DropExpired drops the partitions that ended before the retention of
 // their table, and returns what it dropped as table:partition. On a
 // cluster (migrations/clickhouse-cluster) the partitions are those of the
-// replicated NAME_local tables on any shard, dropped ON CLUSTER: a
-// Distributed table has no partitions of its own.
+// replicated NAME_local tables on any shard, dropped on every shard
+// (Client.Alter): a Distributed table has no partitions of its own.
 func (c *ClickHouse) DropExpired(ctx context.Context, now time.Time, r Retention) ([]string, error) {
 	conn, err := c.client.Conn(ctx)
 	if err != nil {
@@ -58,9 +58,9 @@ func (c *ClickHouse) DropExpired(ctx context.Context, now time.Time, r Retention
 		if days <= 0 {
 			continue
 		}
-		table, onCluster := t.table, ""
+		table := t.table
 		if cluster != "" {
-			table, onCluster = t.table+"_local", " ON CLUSTER "+clickhouse.QuoteIdent(cluster)
+			table = t.table + "_local"
 		}
 		cutoff := now.UTC().AddDate(0, 0, -days)
 		parts, err := partitions(ctx, conn, cluster, db, table)
@@ -71,7 +71,7 @@ func (c *ClickHouse) DropExpired(ctx context.Context, now time.Time, r Retention
 			if !expired(p, t.daily, cutoff) {
 				continue
 			}
-			if err := conn.Exec(ctx, "ALTER TABLE "+clickhouse.QuoteIdent(db)+"."+clickhouse.QuoteIdent(table)+onCluster+" DROP PARTITION "+p); err != nil {
+			if err := c.client.Alter(ctx, conn, t.table, "DROP PARTITION "+p); err != nil {
 				return dropped, fmt.Errorf("drop partition %s of %s: %w", p, table, err)
 			}
 			dropped = append(dropped, t.table+":"+p)

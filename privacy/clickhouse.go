@@ -232,7 +232,7 @@ func recomputeRollups(ctx context.Context, client *clickhouse.Client, conn drive
 			if err := client.Delete(ctx, conn, r.table, "site_id = ? AND has(?, toUInt32(hour))", s.site, r.hours); err != nil {
 				return err
 			}
-			return conn.Exec(ctx, r.insert, r.args...)
+			return conn.Exec(clickhouse.Rewrite(ctx), r.insert, r.args...)
 		})
 		if err != nil {
 			return out, fmt.Errorf("recompute %d hours of %s: %w", len(r.hours), r.table, err)

@@ -1,10 +1,10 @@
 // Package cluster_test runs Footfall on a local cluster (cluster.sh: three
 // KRaft Kafka nodes, ClickHouse as two shards x two replicas) with two of
 // each consuming service, under load, while a broker, a ClickHouse
-// replica, a loader, an enricher and a collector are taken down and a
-// visitor is forgotten (forget_test.go), and checks that nothing answered
-// 2xx was lost or counted twice, and that the forgotten visitor is on no
-// server. `make
+// replica, a loader, an enricher and a collector are taken down, and
+// checks that nothing answered 2xx was lost or counted twice
+// (TestClusterForget, in forget_test.go, forgets a visitor and rebuilds a
+// day on the cluster). `make
 // cluster-test` starts the cluster and runs it (FOOTFALL_CLUSTER=1);
 // elsewhere it skips.
 package cluster_test
@@ -63,17 +63,12 @@ func TestCluster(t *testing.T) {
 		t.Skip("cluster test: needs the local cluster; run it with `make cluster-test`")
 	}
 	c := newCluster(t)
-	forget := newForgetCase(c)
-	c.setEnv("FOOTFALL_COLLECTOR_SITES", "demo="+c.writeKey+","+forget.sites())
-	c.setEnv("FOOTFALL_COLLECTOR_SERVER_KEYS", forget.serverKeys())
 	c.migrate()
 	for _, name := range []string{"collector-1", "collector-2", "enricher-1", "enricher-2", "loader-1", "loader-2", "promotions-1", "promotions-2"} {
 		c.start(name)
 	}
 	c.ready("collector-1", "collector-2", "enricher-1", "enricher-2", "loader-1", "loader-2", "promotions-1", "promotions-2")
 	t.Logf("8 Footfall processes ready; load %d visits/s (%d events/s) for %v", loadRate, loadRate*5, loadFor)
-
-	forget.seed()
 
 	members := watchGroups(t, c.kafka, c.loaderGroup, c.enricherGroup)
 	l := startLoad(t, c, loadRate)
@@ -85,8 +80,6 @@ func TestCluster(t *testing.T) {
 		steps.Add(1)
 		time.AfterFunc(f.at, func() { defer steps.Done(); c.fault(f.what) })
 	}
-	steps.Add(1)
-	time.AfterFunc(forgetAt, func() { defer steps.Done(); forget.run() })
 	time.Sleep(time.Until(start.Add(loadFor)))
 	steps.Wait()
 	sent := l.stop()
@@ -99,7 +92,6 @@ func TestCluster(t *testing.T) {
 	c.checkClickHouse(sent)
 	c.checkPostgres(sent)
 	c.checkPromotions(sent)
-	forget.check()
 	members.stop()
 	members.report(t)
 	c.checkLeaving()
@@ -121,6 +113,7 @@ type cluster struct {
 	loaderGroup   string
 	enricherGroup string
 	writeKey      string
+	keys          map[string]string // server keys by site
 
 	mu    sync.Mutex
 	procs map[string]*exec.Cmd
@@ -363,7 +356,12 @@ func (c *cluster) stopAll() {
 		}
 	}
 	// The cluster keeps nothing of this run but its logs: topics and the
-	// ClickHouse database go (the PostgreSQL database stays for a look).
+	// ClickHouse database go (the PostgreSQL database stays for a look),
+	// unless the run failed and FOOTFALL_CLUSTER_KEEP=1 asks to keep them.
+	if c.t.Failed() && os.Getenv("FOOTFALL_CLUSTER_KEEP") == "1" {
+		c.t.Logf("kept ClickHouse database %s and topics %s.* (FOOTFALL_CLUSTER_KEEP=1)", c.chDatabase, c.prefix)
+		return
+	}
 	if conn, err := clickhouse.Open(context.Background(), c.chConfig(), "default"); err == nil {
 		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+c.chDatabase+" ON CLUSTER footfall")
 		_ = conn.Close()
