@@ -41,14 +41,20 @@ func (r *rebuildCase) seed() {
 	defer func() { _ = conn.Close() }()
 	testenv.Eventually(r.c.t, 2*time.Minute, func() (bool, string) {
 		var n uint64
-		var visits int64
+		var visits, inVisits int64
 		if err := conn.QueryRow(context.Background(), `SELECT count() FROM events WHERE site_id = ?`, rebuildSite).Scan(&n); err != nil {
 			return false, err.Error()
 		}
 		if err := conn.QueryRow(context.Background(), `SELECT sumMerge(visits) FROM sessions_hourly WHERE site_id = ? AND dimension = ''`, rebuildSite).Scan(&visits); err != nil {
 			return false, err.Error()
 		}
-		return n == uint64(r.events) && visits == 3, fmt.Sprintf("rebuild case: %d of %d events, %d of 3 visits", n, r.events, visits)
+		// A visit's row is final once it counts all its events (they come
+		// on several topics, maybe in several batches).
+		if err := conn.QueryRow(context.Background(), `SELECT sum(sign * events) FROM sessions WHERE site_id = ?`, rebuildSite).Scan(&inVisits); err != nil {
+			return false, err.Error()
+		}
+		return n == uint64(r.events) && visits == 3 && inVisits == int64(r.events),
+			fmt.Sprintf("rebuild case: %d of %d events, %d of 3 visits counting %d events", n, r.events, visits, inVisits)
 	})
 	r.before = r.figures()
 	r.c.t.Logf("rebuild case: %d events of 3 visits on %s loaded (%d lines of figures)", r.events, r.day.Format(time.DateOnly), len(r.before))
