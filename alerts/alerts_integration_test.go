@@ -147,6 +147,33 @@ func TestDeliveryRetries(t *testing.T) {
 	}
 }
 
+// A receiver that answers 429 with Retry-After: 2 is left alone for two
+// seconds (the backoff alone would retry after 20 ms), then gets the
+// notification once.
+func TestDeliveryHonoursRetryAfter(t *testing.T) {
+	r := newRig(t)
+	r.hook.answer("busy", http.StatusTooManyRequests, http.StatusOK)
+	r.hook.retryAfter("busy", "2")
+	cfg := r.config()
+	w := r.start(cfg)
+	rule := r.addRule(ruleSpec{name: "any error", minSeverity: "error", threshold: 1, windowSeconds: 60, path: "busy"})
+	waitCounter(t, w.ops, "footfall_alerts_rule_loads_total", map[string]string{"result": "ok"}, 1)
+
+	r.publish(logRecord("worker", 17, "queue stuck", time.Now()))
+	r.waitApplied(cfg.Group)
+	rows := r.waitDelivered(rule, 1)
+	if !rows[0].Delivered || rows[0].Attempts != 2 {
+		t.Errorf("notification %+v, want delivered at the second attempt", rows[0])
+	}
+	got := r.hook.requests("busy")
+	if len(got) != 2 {
+		t.Fatalf("receiver got %d requests, want 2", len(got))
+	}
+	if gap := got[1].At.Sub(got[0].At); gap < 2*time.Second {
+		t.Errorf("second attempt %v after the first, want at least the 2 s the receiver asked for", gap)
+	}
+}
+
 // A rule that fires in two windows in a row, then has a quiet one: one
 // firing notification per window, both the same alert (fingerprint,
 // startsAt), then one resolved once the quiet window has ended plus the

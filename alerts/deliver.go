@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,7 +21,8 @@ import (
 // the same time, and a crash mid-POST leaves it due for another. A 2xx
 // marks it delivered; a network error, a timeout, 408, 429 or a 5xx
 // schedules a retry after RetryInitial, doubled per attempt up to
-// RetryMax; another 4xx or a 3xx (the receiver refuses this body for
+// RetryMax, or after the Retry-After of a 429 or 503 if that is longer;
+// another 4xx or a 3xx (the receiver refuses this body for
 // good, or moved: redirects are not followed), or a
 // notification older than DeliveryMaxAge, is given up. Every attempt
 // carries the same body and Idempotency-Key, so a receiver that saw an
@@ -99,7 +102,7 @@ func (a *Alerts) attempt(ctx context.Context, tx pgx.Tx, r outboxRow) error {
 	if now.Sub(r.createdAt) >= a.cfg.DeliveryMaxAge {
 		return a.giveUp(ctx, tx, r, "older than --alerts-delivery-max-age", now)
 	}
-	permanent, sendErr := a.post(ctx, r)
+	permanent, asked, sendErr := a.post(ctx, r)
 	now = a.now()
 	if sendErr == nil {
 		if _, err := tx.Exec(ctx, `UPDATE alert_notifications SET delivered_at = $2, attempts = attempts + 1, last_error = '' WHERE id = $1`, r.id, now); err != nil {
@@ -113,7 +116,9 @@ func (a *Alerts) attempt(ctx context.Context, tx pgx.Tx, r outboxRow) error {
 	if permanent || now.Sub(r.createdAt) >= a.cfg.DeliveryMaxAge {
 		return a.giveUp(ctx, tx, r, sendErr.Error(), now)
 	}
-	wait := retryAfter(a.cfg.RetryInitial, a.cfg.RetryMax, attempts)
+	// A receiver's Retry-After, when longer than the backoff, is
+	// honoured; the notification still gives up at DeliveryMaxAge.
+	wait := max(retryAfter(a.cfg.RetryInitial, a.cfg.RetryMax, attempts), asked)
 	if _, err := tx.Exec(ctx, `UPDATE alert_notifications SET attempts = $2, next_attempt_at = $3, last_error = $4 WHERE id = $1`,
 		r.id, attempts, now.Add(wait), truncate(sendErr.Error(), sampleLimit)); err != nil {
 		return fmt.Errorf("schedule retry of notification %d: %w", r.id, err)
@@ -144,9 +149,10 @@ func retryAfter(initial, ceiling time.Duration, attempt int) time.Duration {
 }
 
 // post sends r once. permanent is true for an answer that retrying
-// cannot change. Errors name the webhook's host only: a webhook URL
-// often holds a secret in its path (Slack's do).
-func (a *Alerts) post(ctx context.Context, r outboxRow) (permanent bool, err error) {
+// cannot change; asked is how long the receiver asked to be left alone
+// (Retry-After on a 429 or 503). Errors name the webhook's host only: a
+// webhook URL often holds a secret in its path (Slack's do).
+func (a *Alerts) post(ctx context.Context, r outboxRow) (permanent bool, asked time.Duration, err error) {
 	host := "?"
 	if u, perr := url.Parse(r.url); perr == nil {
 		host = u.Host
@@ -155,7 +161,7 @@ func (a *Alerts) post(ctx context.Context, r outboxRow) (permanent bool, err err
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(r.payload))
 	if err != nil {
-		return true, fmt.Errorf("webhook of rule %d: %w", r.rule, err)
+		return true, 0, fmt.Errorf("webhook of rule %d: %w", r.rule, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "footfall-alerts")
@@ -168,17 +174,41 @@ func (a *Alerts) post(ctx context.Context, r outboxRow) (permanent bool, err err
 		if errors.As(err, &ue) {
 			err = ue.Err // without the URL
 		}
-		return false, fmt.Errorf("POST to %s: %w", host, err)
+		return false, 0, fmt.Errorf("POST to %s: %w", host, err)
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16)) // let the connection be reused
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
-		return false, nil
+		return false, 0, nil
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
-		return false, fmt.Errorf("POST to %s: %s: %s", host, resp.Status, bytes.TrimSpace(snippet))
+		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+			asked = retryAfterHeader(resp.Header.Get("Retry-After"), a.now())
+		}
+		return false, asked, fmt.Errorf("POST to %s: %s: %s", host, resp.Status, bytes.TrimSpace(snippet))
 	default:
-		return true, fmt.Errorf("POST to %s: %s: %s", host, resp.Status, bytes.TrimSpace(snippet))
+		return true, 0, fmt.Errorf("POST to %s: %s: %s", host, resp.Status, bytes.TrimSpace(snippet))
 	}
+}
+
+// retryAfterCeiling is the most seconds of a Retry-After believed: past
+// a day, the notification would be given up first anyway.
+const retryAfterCeiling = 24 * 60 * 60
+
+// retryAfterHeader reads a Retry-After header (RFC 9110, 10.2.3): a
+// number of seconds or an HTTP date. It is 0 when absent, unreadable or
+// past.
+func retryAfterHeader(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(min(max(s, 0), retryAfterCeiling)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), retryAfterCeiling*time.Second)
+	}
+	return 0
 }

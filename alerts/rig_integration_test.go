@@ -301,6 +301,7 @@ func (c *clock) set(at time.Time) {
 
 // request is one POST the receiver took.
 type request struct {
+	At             time.Time // when the receiver took it
 	Path           string
 	IdempotencyKey string
 	ContentType    string
@@ -315,11 +316,12 @@ type receiver struct {
 	srv    *httptest.Server
 	mu     sync.Mutex
 	script map[string][]int
+	after  map[string]string // Retry-After sent with path's 429 and 503 answers
 	got    []request
 }
 
 func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{t: t, script: map[string][]int{}}
+	rc := &receiver{t: t, script: map[string][]int{}, after: map[string]string{}}
 	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
 	t.Cleanup(rc.srv.Close)
 	return rc
@@ -334,12 +336,19 @@ func (rc *receiver) answer(path string, statuses ...int) {
 	rc.script["/"+path] = statuses
 }
 
+// retryAfter makes path's 429 and 503 answers carry Retry-After: v.
+func (rc *receiver) retryAfter(path, v string) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.after["/"+path] = v
+}
+
 func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		rc.t.Errorf("receiver: %v", err)
 	}
-	req := request{Path: r.URL.Path, IdempotencyKey: r.Header.Get("Idempotency-Key"), ContentType: r.Header.Get("Content-Type"), Body: body}
+	req := request{At: time.Now(), Path: r.URL.Path, IdempotencyKey: r.Header.Get("Idempotency-Key"), ContentType: r.Header.Get("Content-Type"), Body: body}
 	if err := json.Unmarshal(body, &req.Webhook); err != nil {
 		rc.t.Errorf("receiver: body is no webhook: %v: %s", err, body)
 	}
@@ -349,7 +358,11 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	if s := rc.script[r.URL.Path]; len(s) > 0 {
 		status, rc.script[r.URL.Path] = s[0], s[1:]
 	}
+	after := rc.after[r.URL.Path]
 	rc.mu.Unlock()
+	if after != "" && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
+		w.Header().Set("Retry-After", after)
+	}
 	w.WriteHeader(status)
 }
 
