@@ -92,6 +92,7 @@ func TestFiresOncePerWindow(t *testing.T) {
 	if rows := r.outbox(rule); len(rows) != 1 {
 		t.Errorf("%d notifications after a sixth record, want 1: %+v", len(rows), rows)
 	}
+	waitCounterReaches(t, w.ops, "footfall_alerts_records_evaluated_total", nil, 10)
 	if n := counter(t, w.ops, "footfall_alerts_records_evaluated_total", nil); n != 10 {
 		t.Errorf("records evaluated %v, want 10", n)
 	}
@@ -271,6 +272,7 @@ func TestRedeliveryCountsOnce(t *testing.T) {
 	if n := r.windowCount(rule, start); n != 4 {
 		t.Errorf("window count %d after a restart that Kafka would have begun at offset 0, want 4", n)
 	}
+	waitCounterReaches(t, w.ops, "footfall_alerts_records_evaluated_total", nil, 2)
 	if n := counter(t, w.ops, "footfall_alerts_records_evaluated_total", nil); n != 2 {
 		t.Errorf("the restarted worker evaluated %v records, want the 2 new ones", n)
 	}

@@ -279,6 +279,17 @@ func waitCounter(t *testing.T, ops *server.Ops, name string, labels map[string]s
 	})
 }
 
+// waitCounterReaches waits until counter name is at least want. The worker
+// adds a batch's counts to its metrics just after the batch's transaction
+// commits, so they may trail the offsets that waitApplied reads.
+func waitCounterReaches(t *testing.T, ops *server.Ops, name string, labels map[string]string, want float64) {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		n := counter(t, ops, name, labels)
+		return n >= want, fmt.Sprintf("%s %v is %v, want %v", name, labels, n, want)
+	})
+}
+
 // clock is the worker's wall clock: the real one, moved forward by the
 // test.
 type clock struct {

@@ -51,8 +51,12 @@ type rig struct {
 	producer *kafka.Producer
 	in       *kafka.Inspector
 	forget   *privacy.Forgetter
-	// collectorSup is the collector's suppression set.
+	// collectorSup, loaderSup and enricherSup are the collector's, the
+	// loader's and the enricher's suppression sets, each following the
+	// topic on its own.
 	collectorSup    *privacy.Suppressions
+	loaderSup       *privacy.Suppressions
+	enricherSup     *privacy.Suppressions
 	collectorOps    *server.Ops
 	loaderOps       *server.Ops
 	privacyOps      *server.Ops
@@ -96,8 +100,9 @@ func newRig(t *testing.T) *rig {
 	lcfg.Group, lcfg.Batch.Age = r.loaderGroup, 200*time.Millisecond
 	r.loaderOps = server.NewOps()
 	sink := loader.NewClickHouse(chc)
+	r.loaderSup = follow()
 	l, err := loader.New(lcfg, loader.Deps{Kafka: kc, Sink: sink, Logs: sink, DeadLetters: r.producer,
-		Ops: r.loaderOps, Log: log.With("component", "loader"), Grace: 10 * time.Second, Suppressions: follow()})
+		Ops: r.loaderOps, Log: log.With("component", "loader"), Grace: 10 * time.Second, Suppressions: r.loaderSup})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +110,9 @@ func newRig(t *testing.T) *rig {
 
 	ecfg := enricher.DefaultConfig()
 	ecfg.Group, ecfg.Batch.Age = r.enricherGroupID, 100*time.Millisecond
+	r.enricherSup = follow()
 	e, err := enricher.New(ecfg, enricher.Deps{Kafka: kc, Pool: pool, DeadLetters: r.producer, Updates: r.producer,
-		Ops: server.NewOps(), Log: log.With("component", "enricher"), Grace: 10 * time.Second, Suppressions: follow()})
+		Ops: server.NewOps(), Log: log.With("component", "enricher"), Grace: 10 * time.Second, Suppressions: r.enricherSup})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,6 +288,57 @@ func (r *rig) post(anon string) (int, string) {
 	_, _ = io.Copy(io.Discard, res.Body)
 	_ = res.Body.Close()
 	return res.StatusCode, id
+}
+
+// setsSay waits until the collector's, the loader's and the enricher's
+// suppression sets all say that each of ids is suppressed (or, with
+// suppressed false, that none is). The Forgetter returns once its own set
+// has read what it published; the others read the topic on their own.
+func (r *rig) setsSay(suppressed bool, ids ...string) {
+	r.t.Helper()
+	sets := map[string]*privacy.Suppressions{"collector": r.collectorSup, "loader": r.loaderSup, "enricher": r.enricherSup}
+	testenv.Eventually(r.t, 10*time.Second, func() (bool, string) {
+		for name, s := range sets {
+			for _, id := range ids {
+				if s.Suppressed(site, id, "") != suppressed {
+					return false, fmt.Sprintf("the %s's set says %s suppressed %v, want %v", name, id, !suppressed, suppressed)
+				}
+			}
+		}
+		return true, ""
+	})
+}
+
+// loaded waits until the loader's group has committed every record of the
+// event topics and the logs topic. The loader commits a batch after its
+// events, the visits it changed (written after them) and their rollups
+// are in, and after counting what it dropped: counts of rows or visits
+// can be right while a visit's last row is still to come.
+func (r *rig) loaded() {
+	r.t.Helper()
+	topics := append(event.EventTopics(r.kc.TopicPrefix), event.LogsTopic(r.kc.TopicPrefix))
+	testenv.Eventually(r.t, 60*time.Second, func() (bool, string) {
+		spans, err := r.in.Spans(topics...)
+		if err != nil {
+			return false, err.Error()
+		}
+		committed := map[string]map[int32]int64{}
+		var behind []string
+		for _, s := range spans {
+			if s.Newest == s.Oldest {
+				continue
+			}
+			if committed[s.Topic] == nil {
+				if committed[s.Topic], err = r.in.Committed(r.loaderGroup, s.Topic); err != nil {
+					return false, err.Error()
+				}
+			}
+			if off, ok := committed[s.Topic][s.Partition]; !ok || off != s.Newest {
+				behind = append(behind, fmt.Sprintf("%s/%d at %d of %d", s.Topic, s.Partition, off, s.Newest))
+			}
+		}
+		return len(behind) == 0, "loader behind: " + strings.Join(behind, ", ")
+	})
 }
 
 // inKafka reports whether an event with id is on the pageview topic.

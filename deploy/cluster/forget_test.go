@@ -138,12 +138,21 @@ func (f *forgetCase) seed() {
 			return false, err.Error()
 		}
 		n, ctl := len(sites[forgetSite]), len(sites[controlSite])
-		return events == uint64(n) && ctlEvents == uint64(ctl) && visits == 4 && ctlVisits == 2 &&
-				inVisits == int64(n) && ctlInVisits == int64(ctl) && links == 3,
-			fmt.Sprintf("events %d of %d and %d of %d, visits %d of 4 and %d of 2 counting %d and %d events, identity links %d of 3",
+		if !(events == uint64(n) && ctlEvents == uint64(ctl) && visits == 4 && ctlVisits == 2 &&
+			inVisits == int64(n) && ctlInVisits == int64(ctl) && links == 3) {
+			return false, fmt.Sprintf("events %d of %d and %d of %d, visits %d of 4 and %d of 2 counting %d and %d events, identity links %d of 3",
 				events, n, ctlEvents, ctl, visits, ctlVisits, inVisits, ctlInVisits, links)
+		}
+		// Once the loaders have committed everything, read the control
+		// site's figures as every server reads them: without an insert
+		// quorum one replica may not have fetched the last part yet.
+		if lag := f.c.lag(f.c.loaderGroup, false); lag != 0 {
+			return false, fmt.Sprintf("the loaders are %d records behind", lag)
+		}
+		var differ string
+		f.controlBefore, differ = onEveryServer(f.c, func(conn driver.Conn) []string { return rollups(f.c, conn, controlSite) })
+		return differ == "", "the control site's rollups: " + differ
 	})
-	f.controlBefore = rollups(f.c, conn, controlSite)
 	if len(f.controlBefore) == 0 {
 		t.Fatal("the control site has no rollups")
 	}
@@ -302,6 +311,28 @@ func noneOf(c *cluster, conn driver.Conn, ids []string) []string {
 		}
 	}
 	return held
+}
+
+// onEveryServer reads lines through each ClickHouse server of the cluster
+// and returns them once every server reads the same, or a reason. Without
+// an insert quorum a replica fetches a part some time after the other
+// replica of its shard took it, and a query through a server reads that
+// server's own replica of its shard: one reading may come from a replica
+// that has not caught up.
+func onEveryServer(c *cluster, read func(driver.Conn) []string) ([]string, string) {
+	addrs := strings.Split(c.chAddrs, ",")
+	var first []string
+	for i, addr := range addrs {
+		conn := c.clickhouse(addr)
+		lines := read(conn)
+		_ = conn.Close()
+		if i == 0 {
+			first = lines
+		} else if !slices.Equal(lines, first) {
+			return nil, fmt.Sprintf("%s reads\n%s\n%s reads\n%s", addrs[0], strings.Join(first, "\n"), addr, strings.Join(lines, "\n"))
+		}
+	}
+	return first, ""
 }
 
 // rollups lists the site's hourly figures, one line per hour, dimension,

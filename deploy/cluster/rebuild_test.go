@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
 	"github.com/footfall/footfall/internal/clickhouse"
@@ -53,10 +54,18 @@ func (r *rebuildCase) seed() {
 		if err := conn.QueryRow(context.Background(), `SELECT sum(sign * events) FROM sessions WHERE site_id = ?`, rebuildSite).Scan(&inVisits); err != nil {
 			return false, err.Error()
 		}
-		return n == uint64(r.events) && visits == 3 && inVisits == int64(r.events),
-			fmt.Sprintf("rebuild case: %d of %d events, %d of 3 visits counting %d events", n, r.events, visits, inVisits)
+		if n != uint64(r.events) || visits != 3 || inVisits != int64(r.events) {
+			return false, fmt.Sprintf("rebuild case: %d of %d events, %d of 3 visits counting %d events", n, r.events, visits, inVisits)
+		}
+		// As in forgetCase.seed: the figures as loaded are those once the
+		// loaders have committed everything, as every server reads them.
+		if lag := r.c.lag(r.c.loaderGroup, false); lag != 0 {
+			return false, fmt.Sprintf("rebuild case: the loaders are %d records behind", lag)
+		}
+		var differ string
+		r.before, differ = onEveryServer(r.c, r.figuresOn)
+		return differ == "", "rebuild case: the site's figures: " + differ
 	})
-	r.before = r.figures()
 	r.c.t.Logf("rebuild case: %d events of 3 visits on %s loaded (%d lines of figures)", r.events, r.day.Format(time.DateOnly), len(r.before))
 }
 
@@ -65,6 +74,11 @@ func (r *rebuildCase) seed() {
 func (r *rebuildCase) figures() []string {
 	conn := r.c.clickhouse(r.c.chAddrs)
 	defer func() { _ = conn.Close() }()
+	return r.figuresOn(conn)
+}
+
+// figuresOn is figures read through conn.
+func (r *rebuildCase) figuresOn(conn driver.Conn) []string {
 	ctx := context.Background()
 	var out []string
 	for _, q := range []string{
