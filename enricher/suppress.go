@@ -8,19 +8,20 @@ import (
 
 // Suppressor says whether a visitor was forgotten (privacy.Suppressions,
 // docs/privacy.md): the enricher scores and links none of their later
-// events, live or in a replay. Wait holds a batch until the set has read
-// its topic.
+// events, live or in a replay. Current holds a batch until the set has
+// read every suppression published before it.
 type Suppressor interface {
-	Wait(ctx context.Context) error
+	Current(ctx context.Context) error
 	Suppressed(site, anonymousID, userID string) bool
 }
 
-// waitSuppressions holds a batch until the set is filled.
+// waitSuppressions holds a batch until the set has read every suppression
+// published before it.
 func (e *Enricher) waitSuppressions(ctx context.Context) error {
 	if e.suppress == nil {
 		return nil
 	}
-	return e.suppress.Wait(ctx)
+	return e.suppress.Current(ctx)
 }
 
 // suppressed reports, and counts, an event of a forgotten visitor. Its

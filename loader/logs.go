@@ -49,7 +49,7 @@ func (l *Loader) handleLogs(ctx context.Context, recs []kafka.Record) error {
 	logs := make([]*event.LogRecord, 0, len(recs))
 	from := make([]int, 0, len(recs)) // where logs[i] is in recs
 	if l.suppress != nil {
-		if err := l.suppress.Wait(ctx); err != nil {
+		if err := l.suppress.Current(ctx); err != nil {
 			return err
 		}
 	}

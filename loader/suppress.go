@@ -8,10 +8,12 @@ import (
 
 // Suppressor says whether a visitor was forgotten (privacy.Suppressions,
 // docs/privacy.md): the loader writes none of their later events. Wait
-// holds a batch until the set has read its topic, so that nothing is
-// written on the strength of a set not yet filled.
+// holds a rebuild until the set has read its topic; Current holds a batch
+// until the set has read every suppression published before it, so that
+// nothing is written on the strength of a set that lags.
 type Suppressor interface {
 	Wait(ctx context.Context) error
+	Current(ctx context.Context) error
 	Suppressed(site, anonymousID, userID string) bool
 }
 
@@ -22,7 +24,7 @@ func (l *Loader) dropSuppressed(ctx context.Context, events []*event.Event, from
 	if l.suppress == nil {
 		return events, from, nil
 	}
-	if err := l.suppress.Wait(ctx); err != nil {
+	if err := l.suppress.Current(ctx); err != nil {
 		return nil, nil, err
 	}
 	kept, keptFrom := events[:0], from[:0]

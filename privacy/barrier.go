@@ -43,8 +43,9 @@ func marks(in *kafka.Inspector, topics []string) ([]mark, error) {
 // waitConsumers returns once the loader's group (offsets in Kafka) and the
 // enricher's (offsets in PostgreSQL, enricher/store.go) have both
 // committed past every event topic's end as it was just after the
-// suppressions were published. Each consumer reads the suppressions
-// before it applies a batch, so the events it commits after that point are
+// suppressions were published. Each consumer brings its set up to the
+// suppressions topic's end before it applies a batch
+// (Suppressions.Current), so the events it commits after that point are
 // filtered, and the ones before it are in the stores for the delete to
 // find. It fails after wait, naming the consumer and partition that lag.
 func (f *Forgetter) waitConsumers(ctx context.Context, progress func(string)) error {

@@ -66,8 +66,13 @@ type Suppressions struct {
 
 	mu     sync.RWMutex
 	ids    map[siteID]Suppression
-	caught chan struct{} // closed once the topic was read to its end
+	pos    map[int32]int64 // by partition, the next offset to read
+	moved  chan struct{}   // closed, and made anew, as pos moves
+	caught chan struct{}   // closed once the topic was read to its end
 	once   sync.Once
+
+	inMu sync.Mutex
+	in   *kafka.Inspector // for Current; opened on first use
 }
 
 type siteID struct{ site, id string }
@@ -77,10 +82,8 @@ type siteID struct{ site, id string }
 // topic has been read to its end (Ready, Wait).
 func Follow(kc kafka.Config, log *slog.Logger) *Suppressions {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Suppressions{
-		kc: kc, log: log.With("component", "suppressions"), cancel: cancel, done: make(chan struct{}),
-		ids: map[siteID]Suppression{}, caught: make(chan struct{}),
-	}
+	s := empty(kc, log)
+	s.cancel = cancel
 	go func() {
 		defer close(s.done)
 		s.run(ctx)
@@ -88,10 +91,24 @@ func Follow(kc kafka.Config, log *slog.Logger) *Suppressions {
 	return s
 }
 
+// empty is a set that follows nothing yet.
+func empty(kc kafka.Config, log *slog.Logger) *Suppressions {
+	return &Suppressions{
+		kc: kc, log: log.With("component", "suppressions"), cancel: func() {}, done: make(chan struct{}),
+		ids: map[siteID]Suppression{}, pos: map[int32]int64{}, moved: make(chan struct{}), caught: make(chan struct{}),
+	}
+}
+
 // Close stops following the topic.
 func (s *Suppressions) Close() error {
 	s.cancel()
 	<-s.done
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	if s.in != nil {
+		_ = s.in.Close() // read-only
+		s.in = nil
+	}
 	return nil
 }
 
@@ -114,6 +131,67 @@ func (s *Suppressions) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("wait for the suppressions topic: %w", ctx.Err())
 	}
+}
+
+// Current returns once the set holds every suppression the topic held
+// when it was called (or ctx ends). The loader and the enricher call it
+// before they apply a batch: an event that reached Kafka after a forget
+// published its suppressions is then judged by them, which is what lets
+// the forget stop waiting once their offsets pass the event topics' ends
+// (barrier.go). It costs one offsets request per partition of the topic.
+func (s *Suppressions) Current(ctx context.Context) error {
+	if err := s.Wait(ctx); err != nil {
+		return err
+	}
+	ends, err := s.ends()
+	if err != nil {
+		return err
+	}
+	for {
+		s.mu.RLock()
+		behind, moved := "", s.moved
+		for p, end := range ends {
+			if s.pos[p] < end {
+				behind = fmt.Sprintf("partition %d read to %d of %d", p, s.pos[p], end)
+				break
+			}
+		}
+		s.mu.RUnlock()
+		if behind == "" {
+			return nil
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return fmt.Errorf("read the suppressions topic to its end (%s): %w", behind, ctx.Err())
+		}
+	}
+}
+
+// ends are the newest offsets of the topic's partitions that hold records.
+func (s *Suppressions) ends() (map[int32]int64, error) {
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	if s.in == nil {
+		in, err := kafka.NewInspector(s.kc)
+		if err != nil {
+			return nil, err
+		}
+		s.in = in
+	}
+	spans, err := s.in.Spans(event.SuppressionsTopic(s.kc.TopicPrefix))
+	if err != nil {
+		_ = s.in.Close() // read-only; opened again next time
+		s.in = nil
+		return nil, fmt.Errorf("offsets of the suppressions topic: %w", err)
+	}
+	out := map[int32]int64{}
+	for _, sp := range spans {
+		if sp.Newest > sp.Oldest {
+			out[sp.Partition] = sp.Newest
+		}
+	}
+	return out, nil
 }
 
 // Suppressed reports whether an event of site with these ids is to be
@@ -196,6 +274,11 @@ func (s *Suppressions) followOnce(ctx context.Context) error {
 			end[sp.Partition] = sp.Newest
 		}
 	}
+	s.mu.Lock()
+	for p, off := range from {
+		s.pos[p] = max(s.pos[p], off)
+	}
+	s.mu.Unlock()
 	s.caughtUpTo(end, -1, 0)
 	tail, err := kafka.NewTail(s.kc, "footfall-suppressions", s.log)
 	if err != nil {
@@ -228,13 +311,16 @@ func (s *Suppressions) caughtUpTo(end map[int32]int64, partition int32, offset i
 
 // take applies one record: the latest record of an id wins.
 func (s *Suppressions) take(r kafka.Record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pos[r.Partition] = max(s.pos[r.Partition], r.Offset+1)
+	close(s.moved)
+	s.moved = make(chan struct{})
 	var sup Suppression
 	if err := json.Unmarshal(r.Value, &sup); err != nil || sup.Site == "" || sup.ID == "" {
 		s.log.Warn("skip a suppressions record that is not one", "partition", r.Partition, "offset", r.Offset, "err", err)
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	k := siteID{sup.Site, sup.ID}
 	if sup.Lifted {
 		delete(s.ids, k)

@@ -12,7 +12,7 @@ import (
 )
 
 func newSet() *Suppressions {
-	return &Suppressions{log: slog.New(slog.NewTextHandler(io.Discard, nil)), ids: map[siteID]Suppression{}, caught: make(chan struct{})}
+	return empty(kafka.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 func rec(t *testing.T, s Suppression) kafka.Record {
