@@ -138,7 +138,7 @@ func (s *Suppressions) Wait(ctx context.Context) error {
 // before they apply a batch: an event that reached Kafka after a forget
 // published its suppressions is then judged by them, which is what lets
 // the forget stop waiting once their offsets pass the event topics' ends
-// (barrier.go). It costs one offsets request per partition of the topic.
+// (barrier.go). It costs one offsets request per broker.
 func (s *Suppressions) Current(ctx context.Context) error {
 	if err := s.Wait(ctx); err != nil {
 		return err
@@ -151,7 +151,9 @@ func (s *Suppressions) Current(ctx context.Context) error {
 		s.mu.RLock()
 		behind, moved := "", s.moved
 		for p, end := range ends {
-			if s.pos[p] < end {
+			// A partition added after the set started following the
+			// topic is not read until it starts again: not waited for.
+			if at, ok := s.pos[p]; ok && at < end {
 				behind = fmt.Sprintf("partition %d read to %d of %d", p, s.pos[p], end)
 				break
 			}
@@ -168,7 +170,8 @@ func (s *Suppressions) Current(ctx context.Context) error {
 	}
 }
 
-// ends are the newest offsets of the topic's partitions that hold records.
+// ends are the newest offsets of the topic's partitions: one request per
+// broker leading any of them.
 func (s *Suppressions) ends() (map[int32]int64, error) {
 	s.inMu.Lock()
 	defer s.inMu.Unlock()
@@ -179,19 +182,13 @@ func (s *Suppressions) ends() (map[int32]int64, error) {
 		}
 		s.in = in
 	}
-	spans, err := s.in.Spans(event.SuppressionsTopic(s.kc.TopicPrefix))
+	ends, err := s.in.NewestOffsets(event.SuppressionsTopic(s.kc.TopicPrefix))
 	if err != nil {
-		_ = s.in.Close() // read-only; opened again next time
+		_ = s.in.Close() // read-only; opened again, with fresh metadata, next time
 		s.in = nil
 		return nil, fmt.Errorf("offsets of the suppressions topic: %w", err)
 	}
-	out := map[int32]int64{}
-	for _, sp := range spans {
-		if sp.Newest > sp.Oldest {
-			out[sp.Partition] = sp.Newest
-		}
-	}
-	return out, nil
+	return ends, nil
 }
 
 // Suppressed reports whether an event of site with these ids is to be
