@@ -211,43 +211,10 @@ func TestIntegrationForget(t *testing.T) {
 	})
 }
 
-// rollups lists the site's hourly figures, one line per hour, dimension,
-// value and level, without the site id: two sites that saw the same
-// visits list the same lines.
+// rollups lists the site's hourly figures (testenv.Rollups).
 func (r *rig) rollups(s string) []string {
 	r.t.Helper()
-	var out []string
-	queries := []string{
-		`SELECT concat('events ', toString(hour), ' ', dimension, '=', value, ' lvl', toString(lvl), ': ',
-			toString(countMerge(events)), ' events, ', toString(sumMerge(pageviews)), ' views, ',
-			toString(sumMerge(zero_results)), ' zero, ', toString(uniqMerge(visitors)), ' visitors')
-		FROM events_hourly WHERE site_id = ? GROUP BY hour, dimension, value, lvl ORDER BY hour, dimension, value, lvl`,
-		// Visits whose row changed leave groups with no visits (the old
-		// row's values): the live rollup counts a visitor there, a
-		// recomputed one after a merge does not. Only live groups compare.
-		`SELECT concat('visits ', toString(hour), ' ', dimension, '=', value, ' lvl', toString(lvl), ': ',
-			toString(sumMerge(visits)), ' visits, ', toString(sumMerge(bounces)), ' bounces, ',
-			toString(sumMerge(duration)), ' s, ', toString(sumMerge(pageviews)), ' views, ', toString(uniqIfMerge(visitors)), ' visitors')
-		FROM sessions_hourly WHERE site_id = ? GROUP BY hour, dimension, value, lvl HAVING sumMerge(visits) != 0
-		ORDER BY hour, dimension, value, lvl`,
-	}
-	for _, q := range queries {
-		rows, err := r.conn.Query(context.Background(), q, s)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				r.t.Fatal(err)
-			}
-			out = append(out, line)
-		}
-		if err := rows.Close(); err != nil {
-			r.t.Fatal(err)
-		}
-	}
-	return out
+	return testenv.Rollups(r.t, r.conn, s)
 }
 
 // noneInPostgres asks every text column of every table whether it holds
@@ -300,33 +267,7 @@ func (r *rig) noneInPostgres(ids, eventIDs []string) {
 // holds one of ids.
 func (r *rig) noneInClickHouse(ids []string) {
 	r.t.Helper()
-	ctx := context.Background()
-	rows, err := r.conn.Query(ctx, `SELECT c.table, c.name, c.type FROM system.columns AS c
-		WHERE c.database = currentDatabase() AND c.type IN ('String', 'LowCardinality(String)', 'Array(String)')
-		AND c.table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine NOT IN ('MaterializedView', 'View'))`)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	type col struct{ table, column, typ string }
-	var cols []col
-	for rows.Next() {
-		var c col
-		if err := rows.Scan(&c.table, &c.column, &c.typ); err != nil {
-			r.t.Fatal(err)
-		}
-		cols = append(cols, c)
-	}
-	_ = rows.Close()
-	if len(cols) < 20 {
-		r.t.Fatalf("only %d string columns found", len(cols))
-	}
-	for _, c := range cols {
-		cond := "has(?, toString(`" + c.column + "`))"
-		if c.typ == "Array(String)" {
-			cond = "hasAny(`" + c.column + "`, ?)"
-		}
-		if n := r.count("SELECT count() FROM `"+c.table+"` WHERE "+cond, ids); n > 0 {
-			r.t.Errorf("clickhouse %s.%s: %d rows hold one of %v", c.table, c.column, n, ids)
-		}
+	for _, held := range testenv.Holding(r.t, r.conn, "engine NOT IN ('MaterializedView', 'View')", ids) {
+		r.t.Errorf("clickhouse %s hold one of %v", held, ids)
 	}
 }

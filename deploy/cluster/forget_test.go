@@ -184,7 +184,7 @@ func (f *forgetCase) check() {
 	ctx := context.Background()
 	for _, addr := range strings.Split(f.c.chAddrs, ",") {
 		conn := f.c.clickhouse(addr)
-		held := noneOf(f.c, conn, f.aIDs)
+		held := testenv.Holding(t, conn, "engine LIKE 'Replicated%'", f.aIDs)
 		_ = conn.Close()
 		if len(held) > 0 {
 			t.Errorf("clickhouse %s still holds user-a: %s", addr, strings.Join(held, "; "))
@@ -272,47 +272,6 @@ func (c *cluster) clickhouse(addr string) driver.Conn {
 	return conn
 }
 
-// noneOf lists the tables and string columns of conn's server that hold
-// one of ids, in the tables that store rows (replicated, not Distributed
-// or views).
-func noneOf(c *cluster, conn driver.Conn, ids []string) []string {
-	ctx := context.Background()
-	rows, err := conn.Query(ctx, `SELECT c.table, c.name, c.type FROM system.columns AS c
-		WHERE c.database = currentDatabase() AND c.type IN ('String', 'LowCardinality(String)', 'Array(String)')
-		AND c.table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE 'Replicated%')`)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	type col struct{ table, column, typ string }
-	var cols []col
-	for rows.Next() {
-		var k col
-		if err := rows.Scan(&k.table, &k.column, &k.typ); err != nil {
-			c.t.Fatal(err)
-		}
-		cols = append(cols, k)
-	}
-	_ = rows.Close()
-	if len(cols) < 20 {
-		c.t.Fatalf("only %d string columns of replicated tables found", len(cols))
-	}
-	var held []string
-	for _, k := range cols {
-		cond := "has(?, toString(`" + k.column + "`))"
-		if k.typ == "Array(String)" {
-			cond = "hasAny(`" + k.column + "`, ?)"
-		}
-		var n uint64
-		if err := conn.QueryRow(ctx, "SELECT count() FROM `"+k.table+"` WHERE "+cond, ids).Scan(&n); err != nil {
-			c.t.Fatal(err)
-		}
-		if n > 0 {
-			held = append(held, fmt.Sprintf("%s.%s: %d rows", k.table, k.column, n))
-		}
-	}
-	return held
-}
-
 // onEveryServer reads lines through each ClickHouse server of the cluster
 // and returns them once every server reads the same, or a reason. Without
 // an insert quorum a replica fetches a part some time after the other
@@ -335,40 +294,9 @@ func onEveryServer(c *cluster, read func(driver.Conn) []string) ([]string, strin
 	return first, ""
 }
 
-// rollups lists the site's hourly figures, one line per hour, dimension,
-// value and level, without the site id: two sites that saw the same
-// visits list the same lines. Visits whose row changed leave groups with
-// no visits (the old row's values): only live groups compare.
+// rollups lists the site's hourly figures (testenv.Rollups).
 func rollups(c *cluster, conn driver.Conn, site string) []string {
-	queries := []string{
-		`SELECT concat('events ', toString(hour), ' ', dimension, '=', value, ' lvl', toString(lvl), ': ',
-			toString(countMerge(events)), ' events, ', toString(sumMerge(pageviews)), ' views, ',
-			toString(sumMerge(zero_results)), ' zero, ', toString(uniqMerge(visitors)), ' visitors')
-		FROM events_hourly WHERE site_id = ? GROUP BY hour, dimension, value, lvl ORDER BY hour, dimension, value, lvl`,
-		`SELECT concat('visits ', toString(hour), ' ', dimension, '=', value, ' lvl', toString(lvl), ': ',
-			toString(sumMerge(visits)), ' visits, ', toString(sumMerge(bounces)), ' bounces, ',
-			toString(sumMerge(duration)), ' s, ', toString(sumMerge(pageviews)), ' views, ', toString(uniqIfMerge(visitors)), ' visitors')
-		FROM sessions_hourly WHERE site_id = ? GROUP BY hour, dimension, value, lvl HAVING sumMerge(visits) != 0
-		ORDER BY hour, dimension, value, lvl`,
-	}
-	var out []string
-	for _, q := range queries {
-		rows, err := conn.Query(context.Background(), q, site)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				c.t.Fatal(err)
-			}
-			out = append(out, line)
-		}
-		if err := rows.Close(); err != nil {
-			c.t.Fatal(err)
-		}
-	}
-	return out
+	return testenv.Rollups(c.t, conn, site)
 }
 
 func lastLines(s string, n int) string {
