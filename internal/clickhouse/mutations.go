@@ -112,8 +112,7 @@ func (c *Client) WaitMutations(ctx context.Context, conn driver.Conn, tables []s
 // WaitDropped waits until no server holds an active part of table's
 // partitions (ids) any more: on a cluster, Alter's DROP PARTITION returns
 // once one replica of each shard dropped them, and the others follow from
-// the replication log. On one server the drop is done
-// when it returns.
+// the replication log. On one server the drop is done when it returns.
 func (c *Client) WaitDropped(ctx context.Context, conn driver.Conn, table string, partitions []string, wait time.Duration) error {
 	if c.Cluster() == "" || len(partitions) == 0 {
 		return nil
