@@ -127,33 +127,10 @@ func (r *rig) read(topic string) []kafka.Record {
 	return recs[topic]
 }
 
-// counter returns the value of the counter name whose labels include
-// labels, as /metrics would show it; 0 while the series does not exist.
+// counter is testenv.Counter of ops's registry.
 func counter(t *testing.T, ops *server.Ops, name string, labels map[string]string) float64 {
 	t.Helper()
-	families, err := ops.Registry().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range f.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			for k, v := range labels {
-				if have[k] != v {
-					continue series
-				}
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
+	return testenv.Counter(t, ops.Registry(), name, labels)
 }
 
 // topics are the topics an enricher reads.
