@@ -115,10 +115,11 @@ type cluster struct {
 	writeKey      string
 	keys          map[string]string // server keys by site
 
-	mu    sync.Mutex
-	procs map[string]*exec.Cmd
-	exits map[string]*exit
-	pool  *pgxpool.Pool
+	mu        sync.Mutex
+	procs     map[string]*exec.Cmd
+	nodeLocks map[string]*sync.Mutex // by node, held while a fault step of it runs
+	exits     map[string]*exit
+	pool      *pgxpool.Pool
 }
 
 // exit is how a process ended, once done is closed.
@@ -379,8 +380,15 @@ func (c *cluster) stopAll() {
 }
 
 // fault carries out one step of the schedule: "kill|stop|start|term NODE".
+// Steps run on their own clocks, but one node's steps run in order: a
+// "start" waits for a "stop" still under way (a ClickHouse server can take
+// twenty seconds to shut down while quorum inserts wait on it; started
+// then, cluster.sh found it still running and left it to exit for good).
 func (c *cluster) fault(step string) {
 	verb, node, _ := strings.Cut(step, " ")
+	lock := c.nodeLock(node)
+	lock.Lock()
+	defer lock.Unlock()
 	c.t.Logf("%s  fault: %s", time.Now().Format("15:04:05.000"), step)
 	if _, isProc := ports[node]; isProc {
 		switch verb {
@@ -404,6 +412,19 @@ func (c *cluster) fault(step string) {
 	if err != nil {
 		c.t.Errorf("cluster.sh %s %s: %v\n%s", verb, node, err, out)
 	}
+}
+
+// nodeLock is held while a step of node's runs.
+func (c *cluster) nodeLock(node string) *sync.Mutex {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nodeLocks == nil {
+		c.nodeLocks = map[string]*sync.Mutex{}
+	}
+	if c.nodeLocks[node] == nil {
+		c.nodeLocks[node] = &sync.Mutex{}
+	}
+	return c.nodeLocks[node]
 }
 
 func (c *cluster) chConfig() clickhouse.Config {
